@@ -1,0 +1,55 @@
+"""The fair trade gold jewellery marketplace: application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+#: The repository root: templates/ and static/ live beside the package.
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: configuration, extensions, blueprints, error pages and commands."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+        instance_relative_config=True,
+    )
+    from marketplace.config import load_config
+
+    load_config(app, test_config)
+    register_extensions(app)
+    register_blueprints(app)
+
+    from marketplace import cli, errors, templating
+
+    errors.register(app)
+    templating.register(app)
+    cli.register(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extensions (and make every model known to the metadata)."""
+    from marketplace import models  # noqa: F401  (registers all tables)
+    from marketplace.extensions import csrf, db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount each feature's blueprint."""
+    from marketplace.catalog.views import bp as catalog_bp
+    from marketplace.media.views import bp as media_bp
+    from marketplace.provenance.views import bp as provenance_bp
+    from marketplace.site.views import bp as site_bp
+
+    for bp in (site_bp, catalog_bp, provenance_bp, media_bp):
+        app.register_blueprint(bp)

@@ -1,0 +1,1 @@
+"""Catalog: jewellers' pieces, their photos and the gold that backs them."""

@@ -1,0 +1,211 @@
+"""Use cases of the catalog: create a piece, back it with gold, set its stock.
+
+Every unit in stock is backed by fine gold committed from the jeweller's holdings, lot by lot,
+through the gold ledger; raising stock commits gold, lowering it returns gold. A refusal (not
+enough gold, a lot the jeweller does not hold, allocations that do not add up) raises a
+``DomainError`` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+
+from marketplace.catalog.models import Category, Jeweller, Piece, PieceGold, PieceStatus
+from marketplace.core.errors import DomainError, InsufficientGold, InvalidQuantity
+from marketplace.core.gold import fineness_for_karat, format_grams, piece_fine_mg
+from marketplace.extensions import db
+from marketplace.ledger.models import AccountKind
+from marketplace.ledger.services import AccountRef, gold_account, jeweller_gold, post_transaction
+from marketplace.provenance.models import CustodyEventKind, GoldLot
+from marketplace.provenance.services import append_custody_event
+
+
+def slugify(text: str) -> str:
+    """ASCII, lower-case, hyphenated: "Anillo Inti 18k" → "anillo-inti-18k"."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "piece"
+
+
+def unique_slug(text: str) -> str:
+    """A slug for a new piece, suffixed with a number if taken."""
+    base = slugify(text)[:100]
+    taken = set(
+        db.session.scalars(
+            sa.select(Piece.slug).where(sa.or_(Piece.slug == base, Piece.slug.like(f"{base}-%")))
+        )
+    )
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def create_piece(
+    jeweller: Jeweller,
+    *,
+    title: str,
+    category: str,
+    karat: int,
+    gross_mg: int,
+    price_minor: int,
+    description: str = "",
+    currency: str = "PEN",
+    is_demo: bool = False,
+) -> Piece:
+    """A new draft piece with no stock; its fine gold follows from karat and gross weight."""
+    if not jeweller.approved:
+        raise DomainError("Your workshop must be approved before it can list pieces.")
+    if category not in {c.value for c in Category}:
+        raise DomainError(f"Unknown category {category!r}.")
+    if not isinstance(price_minor, int) or price_minor <= 0:
+        raise InvalidQuantity("The price must be a positive amount.")
+    fineness = fineness_for_karat(karat)
+    piece = Piece(
+        slug=unique_slug(title),
+        jeweller_id=jeweller.id,
+        jeweller=jeweller,
+        title=title,
+        description=description,
+        category=category,
+        karat=karat,
+        fineness=fineness,
+        gross_mg=gross_mg,
+        fine_mg=piece_fine_mg(gross_mg, fineness),
+        price_minor=price_minor,
+        currency=currency,
+        stock=0,
+        status=PieceStatus.DRAFT.value,
+        is_demo=is_demo,
+    )
+    db.session.add(piece)
+    db.session.flush()
+    return piece
+
+
+def _lot_codes(lot_ids: list[int]) -> dict[int, str]:
+    """Lot codes by id, for messages."""
+    rows = db.session.execute(sa.select(GoldLot.id, GoldLot.code).where(GoldLot.id.in_(lot_ids)))
+    return {int(i): c for i, c in rows}
+
+
+def _move_stock_gold(piece: Piece, units: int, codes: Mapping[int, str], memo: str) -> None:
+    """Commit (units > 0) or return (units < 0) the gold of ``units`` units of a piece."""
+    postings: list[tuple[AccountRef, int]] = []
+    for g in piece.gold:
+        mg = g.fine_mg_per_unit * units
+        held = gold_account(
+            AccountKind.JEWELLER_HELD,
+            g.lot_id,
+            jeweller_id=piece.jeweller_id,
+            label=f"lot {codes[g.lot_id]} held by {piece.jeweller.business_name}",
+        )
+        committed = gold_account(
+            AccountKind.PIECE_COMMITTED,
+            g.lot_id,
+            piece_id=piece.id,
+            label=f"lot {codes[g.lot_id]} committed to {piece.title}",
+        )
+        postings += [(held, -mg), (committed, mg)]
+    post_transaction("stock_commit" if units > 0 else "stock_return", memo, postings)
+
+
+def back_piece(piece: Piece, allocation: Mapping[int, int], *, actor: str) -> None:
+    """Set where a unit's fine gold comes from: {lot id: fine mg per unit}.
+
+    The parts must add up to the piece's fine gold and come from lots the jeweller holds.
+    Stock already on the shelf is re-backed: its gold returns to the old lots and is committed
+    from the new ones, all or nothing.
+    """
+    parts = {int(k): v for k, v in allocation.items() if v}
+    for lot_id, mg in parts.items():
+        if not isinstance(mg, int) or isinstance(mg, bool) or mg < 0:
+            raise InvalidQuantity(f"Gold per unit from each lot must be whole mg (lot {lot_id}).")
+    total = sum(parts.values())
+    if total != piece.fine_mg:
+        raise DomainError(
+            f"The gold per unit adds up to {format_grams(total, 'en')}, but the piece holds "
+            f"{format_grams(piece.fine_mg, 'en')} of fine gold; the parts must add up exactly."
+        )
+    held = jeweller_gold(piece.jeweller_id)
+    codes = _lot_codes(list(parts) + [g.lot_id for g in piece.gold])
+    for lot_id in parts:
+        if lot_id not in held:
+            raise DomainError(
+                f"{piece.jeweller.business_name} holds no gold from lot "
+                f"{codes.get(lot_id, lot_id)}."
+            )
+    stock = piece.stock
+    with db.session.begin_nested():
+        if stock and piece.gold:
+            _move_stock_gold(piece, -stock, codes, f"Re-backing {piece.title}: gold returned")
+        for g in list(piece.gold):
+            piece.gold.remove(g)
+        db.session.flush()
+        for lot_id, mg in sorted(parts.items()):
+            piece.gold.append(PieceGold(lot_id=lot_id, fine_mg_per_unit=mg))
+        db.session.flush()
+        if stock:
+            _commit_units(piece, stock, codes, actor=actor)
+
+
+def _commit_units(piece: Piece, units: int, codes: Mapping[int, str], *, actor: str) -> None:
+    """Commit gold for ``units`` new units and append a "crafted" custody event per lot."""
+    try:
+        _move_stock_gold(piece, units, codes, f"{units} × {piece.title}: gold committed")
+    except InsufficientGold as error:
+        raise InsufficientGold(
+            f"Not enough free gold for {units} more × {piece.title}. {error.message}"
+        ) from error
+    for g in piece.gold:
+        append_custody_event(
+            g.lot,
+            CustodyEventKind.CRAFTED,
+            actor=actor,
+            jeweller_id=piece.jeweller_id,
+            piece_id=piece.id,
+            fine_mg=g.fine_mg_per_unit * units,
+            details={"piece": piece.slug, "units": units},
+        )
+
+
+def set_stock(piece: Piece, stock: int, *, actor: str) -> None:
+    """Change how many units are on the shelf, committing or returning their gold."""
+    if not isinstance(stock, int) or isinstance(stock, bool) or stock < 0:
+        raise InvalidQuantity("Stock must be a whole number, zero or more.")
+    if stock > 10_000:
+        raise InvalidQuantity("Stock above 10,000 units is not accepted; check the number.")
+    delta = stock - piece.stock
+    if delta == 0:
+        return
+    if delta > 0 and not piece.is_backed:
+        raise DomainError("Back the piece with gold from your lots before adding stock.")
+    codes = _lot_codes([g.lot_id for g in piece.gold])
+    with db.session.begin_nested():
+        if delta > 0:
+            _commit_units(piece, delta, codes, actor=actor)
+        else:
+            _move_stock_gold(piece, delta, codes, f"{-delta} × {piece.title}: gold returned")
+        # Compare-and-set: a concurrent change of the same piece's stock is refused, not lost.
+        changed = db.session.execute(
+            sa.update(Piece)
+            .where(Piece.id == piece.id, Piece.stock == piece.stock)
+            .values(stock=stock)
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            raise DomainError("The stock of this piece changed meanwhile; reload and try again.")
+    db.session.expire(piece, ["stock"])
+
+
+def publish(piece: Piece) -> None:
+    """Make a piece visible in the catalog (it must be backed with gold)."""
+    if not piece.is_backed:
+        raise DomainError("A piece must be backed with certified gold before it is listed.")
+    piece.status = PieceStatus.ACTIVE.value
+    db.session.flush()

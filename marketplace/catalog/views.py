@@ -1,0 +1,126 @@
+"""Public catalog pages: the list with search and filters, a piece, a jeweller."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, render_template, request
+from sqlalchemy.orm import joinedload, selectinload
+
+from marketplace.catalog.models import Category, Jeweller, Piece, PieceGold, PiecePhoto, PieceStatus
+from marketplace.catalog.queries import SORT_LABELS, card_options, parse_filters, search_pieces
+from marketplace.core.errors import NoRateInForce
+from marketplace.core.gold import KARAT_FINENESS
+from marketplace.db import utcnow
+from marketplace.extensions import db
+from marketplace.premium.services import piece_premium, premium_by_cooperative, rates_on
+from marketplace.provenance.models import (
+    Cooperative,
+    CustodyEvent,
+    CustodyEventKind,
+    GoldLot,
+)
+
+bp = Blueprint("catalog", __name__)
+
+
+@bp.get("/products")
+def index() -> str:
+    """The catalog: search, filters, sort and pagination, all in the URL."""
+    filters = parse_filters(request.args)
+    per_page = int(current_app.config["CATALOG_PAGE_SIZE"])
+    result = search_pieces(filters, per_page)
+    cooperatives = db.session.execute(
+        sa.select(Cooperative.slug, Cooperative.short_name)
+        .where(Cooperative.parent_id.is_not(None))
+        .order_by(Cooperative.short_name)
+    ).all()
+    return render_template(
+        "catalog/index.html",
+        filters=filters,
+        result=result,
+        categories=[c.value for c in Category],
+        karats=sorted(k for k in KARAT_FINENESS if 9 < k < 24),
+        cooperatives=cooperatives,
+        sorts=SORT_LABELS,
+    )
+
+
+@bp.get("/products/<slug>")
+def piece(slug: str) -> str:
+    """A piece with its photos, gold and provenance panel."""
+    found = db.session.scalar(
+        sa.select(Piece)
+        .where(Piece.slug == slug, Piece.status != PieceStatus.DRAFT.value)
+        .options(
+            joinedload(Piece.jeweller),
+            selectinload(Piece.photos).selectinload(PiecePhoto.image),
+            selectinload(Piece.photos).selectinload(PiecePhoto.thumb),
+            selectinload(Piece.gold)
+            .selectinload(PieceGold.lot)
+            .options(
+                selectinload(GoldLot.evidence),
+                selectinload(GoldLot.cooperative).selectinload(Cooperative.certifications),
+            ),
+        )
+    )
+    if found is None:
+        abort(404)
+    lot_ids = [g.lot_id for g in found.gold]
+    # The timeline shows what concerns this piece: the lots' origin, the transfers to this
+    # jeweller and the crafting of this piece (the whole chain is on each lot's page).
+    events = db.session.scalars(
+        sa.select(CustodyEvent)
+        .where(CustodyEvent.lot_id.in_(lot_ids))
+        .where(
+            sa.or_(
+                CustodyEvent.kind.in_(
+                    [
+                        CustodyEventKind.REGISTERED.value,
+                        CustodyEventKind.ASSAYED.value,
+                        CustodyEventKind.CERTIFIED.value,
+                    ]
+                ),
+                sa.and_(
+                    CustodyEvent.kind == CustodyEventKind.TRANSFERRED.value,
+                    CustodyEvent.jeweller_id == found.jeweller_id,
+                ),
+                CustodyEvent.piece_id == found.id,
+            )
+        )
+        .order_by(CustodyEvent.lot_id, CustodyEvent.seq)
+    ).all()
+    timeline: dict[int, list[CustodyEvent]] = {lot_id: [] for lot_id in lot_ids}
+    for event in events:
+        timeline[event.lot_id].append(event)
+    today = utcnow().date()
+    try:
+        quote = piece_premium(found, rates_on(today, found.currency))
+        by_coop = premium_by_cooperative(found, quote)
+    except NoRateInForce:
+        quote, by_coop = None, []
+    return render_template(
+        "catalog/piece.html",
+        piece=found,
+        timeline=timeline,
+        quote=quote,
+        by_coop=by_coop,
+        today=today,
+    )
+
+
+@bp.get("/jewellers/<slug>")
+def jeweller(slug: str) -> str:
+    """A jeweller's public page with its active pieces."""
+    found = db.session.scalar(
+        sa.select(Jeweller).where(Jeweller.slug == slug, Jeweller.approved.is_(True))
+    )
+    if found is None:
+        abort(404)
+    pieces = db.session.scalars(
+        sa.select(Piece)
+        .where(Piece.jeweller_id == found.id, Piece.status == PieceStatus.ACTIVE.value)
+        .order_by(Piece.created_at.desc(), Piece.id.desc())
+        .limit(48)
+        .options(*card_options())
+    ).all()
+    return render_template("catalog/jeweller.html", jeweller=found, pieces=pieces)

@@ -1,0 +1,92 @@
+"""Configuration: defaults, then ``instance/config.py``, then the environment.
+
+Every setting can be given as an environment variable of the same name; the environment wins,
+so a deployment never needs to edit files. The secret key is generated into the instance folder
+on first run when none is configured, so a fresh checkout starts without any setup.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+#: Settings read from the environment, with the type each is converted to.
+ENV_SETTINGS: dict[str, type] = {
+    "SECRET_KEY": str,
+    "DATABASE_URL": str,
+    "PAYMENT_GATEWAY": str,
+    "STRIPE_SECRET_KEY": str,
+    "STRIPE_PUBLISHABLE_KEY": str,
+    "STRIPE_WEBHOOK_SECRET": str,
+    "STRIPE_API_BASE": str,
+    "STRIPE_JS_URL": str,
+    "PLATFORM_CURRENCY": str,
+    "PLATFORM_FEE_PERCENT": Decimal,
+    "RATELIMIT_STORAGE_URI": str,
+    "MAIL_SERVER": str,
+    "MAIL_PORT": int,
+    "MAIL_USERNAME": str,
+    "MAIL_PASSWORD": str,
+    "MAIL_DEFAULT_SENDER": str,
+    "CATALOG_PAGE_SIZE": int,
+}
+
+
+class Defaults:
+    """Safe defaults for a local run: SQLite in the instance folder, sandbox payments."""
+
+    PAYMENT_GATEWAY = "sandbox"
+    PLATFORM_CURRENCY = "PEN"
+    PLATFORM_FEE_PERCENT = Decimal("8")
+    RATELIMIT_STORAGE_URI = "memory://"
+    MAIL_DEFAULT_SENDER = "Oro de Poto <tienda@localhost>"
+    CATALOG_PAGE_SIZE = 24
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SEND_FILE_MAX_AGE_DEFAULT = 3600
+    STRIPE_JS_URL = "https://js.stripe.com/v3/"
+
+
+def _secret_key(instance: Path) -> str:
+    """Read the instance's secret key, creating it (readable by the owner only) on first run."""
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
+    """Fill ``app.config`` from defaults, the instance file, the environment and ``overrides``."""
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    for name, kind in ENV_SETTINGS.items():
+        value = os.environ.get(name)
+        if value not in (None, ""):
+            app.config[name] = kind(value)
+    if overrides:
+        app.config.update(overrides)
+
+    url = app.config.get("DATABASE_URL") or f"sqlite:///{instance / 'marketplace.db'}"
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(url)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(instance)
+    if app.config.get("ENV_PRODUCTION") or os.environ.get("FLASK_ENV") == "production":
+        app.config["SESSION_COOKIE_SECURE"] = True
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs written the short way (``postgres://``, ``postgresql://``)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

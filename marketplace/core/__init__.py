@@ -1,0 +1,1 @@
+"""Domain core: pure rules, no Flask, no SQLAlchemy."""

@@ -1,0 +1,26 @@
+"""Error pages: every failure gets a page in the shop's layout, never a bare traceback."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+from werkzeug.exceptions import HTTPException
+
+from marketplace.extensions import db
+
+
+def register(app: Flask) -> None:
+    """Install the handlers."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[str, int]:
+        """Render 4xx/5xx raised by views (404 unknown slug, 400 bad form ...)."""
+        code = error.code or 500
+        if code >= 500:
+            db.session.rollback()
+        return render_template("errors/error.html", error=error, code=code), code
+
+    @app.errorhandler(500)
+    def server_error(error: Exception) -> tuple[str, int]:
+        """Roll back whatever the request half-wrote, then say sorry."""
+        db.session.rollback()
+        return render_template("errors/500.html"), 500

@@ -1,0 +1,1 @@
+"""Media: uploaded and generated files (photos, evidence documents), content-addressed."""

@@ -1,0 +1,33 @@
+"""Imports every feature's models so the metadata (and Alembic) sees all tables."""
+
+from marketplace.catalog.models import Jeweller, Piece, PieceGold, PiecePhoto
+from marketplace.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from marketplace.media.models import MediaFile
+from marketplace.premium.models import FxRate, PremiumPolicy
+from marketplace.provenance.models import (
+    Cooperative,
+    CooperativeCertification,
+    CustodyEvent,
+    GoldLot,
+    LotEvidence,
+    MembershipReport,
+)
+
+__all__ = [
+    "Cooperative",
+    "CooperativeCertification",
+    "CustodyEvent",
+    "FxRate",
+    "GoldLot",
+    "Jeweller",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerTransaction",
+    "LotEvidence",
+    "MediaFile",
+    "MembershipReport",
+    "Piece",
+    "PieceGold",
+    "PiecePhoto",
+    "PremiumPolicy",
+]

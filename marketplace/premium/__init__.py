@@ -1,0 +1,1 @@
+"""Community premium: the dated rate policy and exchange rates it is computed with."""

@@ -1,0 +1,1 @@
+"""Provenance: cooperatives, certified gold lots, evidence and the hash-chained custody events."""

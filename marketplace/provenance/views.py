@@ -1,0 +1,143 @@
+"""Public provenance pages: the lot registry, a lot with its custody chain, a cooperative."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, render_template, request
+from sqlalchemy.orm import selectinload
+
+from marketplace.catalog.models import Jeweller, Piece, PieceGold, PieceStatus
+from marketplace.catalog.queries import card_options
+from marketplace.extensions import db
+from marketplace.ledger.services import LotGold, lot_gold
+from marketplace.premium.queries import premium_totals
+from marketplace.provenance.models import Cooperative, CustodyEvent, GoldLot
+from marketplace.provenance.services import verify_lot_chain
+
+bp = Blueprint("provenance", __name__)
+
+LOTS_PER_PAGE = 50
+
+
+@bp.get("/lots")
+def lots() -> str:
+    """The certified lot registry, with where each lot's fine gold is now (from the ledger)."""
+    page = request.args.get("page", "1")
+    page_no = int(page) if page.isdigit() and 0 < int(page) < 10_000 else 1
+    total = int(db.session.scalar(sa.select(sa.func.count(GoldLot.id))) or 0)
+    pages = max(1, -(-total // LOTS_PER_PAGE))
+    page_no = min(page_no, pages)
+    rows = db.session.scalars(
+        sa.select(GoldLot)
+        .options(selectinload(GoldLot.cooperative))
+        .order_by(GoldLot.extraction_start.desc(), GoldLot.code)
+        .limit(LOTS_PER_PAGE)
+        .offset((page_no - 1) * LOTS_PER_PAGE)
+    ).all()
+    figures = lot_gold([lot.id for lot in rows])
+    totals = LotGold(
+        **{
+            name: sum(getattr(f, name) for f in figures.values())
+            for name in ("registered", "unallocated", "held", "committed", "reserved", "sold")
+        }
+    )
+    return render_template(
+        "provenance/lots.html",
+        lots=rows,
+        figures=figures,
+        totals=totals,
+        page=page_no,
+        pages=pages,
+        empty=LotGold(),
+    )
+
+
+@bp.get("/lots/<code>")
+def lot(code: str) -> str:
+    """A lot: its data and evidence, its custody chain (verified now) and what it became."""
+    found = db.session.scalar(
+        sa.select(GoldLot)
+        .where(GoldLot.code == code)
+        .options(
+            selectinload(GoldLot.cooperative).selectinload(Cooperative.certifications),
+            selectinload(GoldLot.evidence),
+        )
+    )
+    if found is None:
+        abort(404)
+    events = db.session.scalars(
+        sa.select(CustodyEvent)
+        .where(CustodyEvent.lot_id == found.id)
+        .order_by(CustodyEvent.seq)
+        .options(selectinload(CustodyEvent.jeweller))
+    ).all()
+    check = verify_lot_chain(found, events)
+    pieces = db.session.scalars(
+        sa.select(Piece)
+        .where(Piece.status == PieceStatus.ACTIVE.value)
+        .where(sa.exists().where(PieceGold.piece_id == Piece.id, PieceGold.lot_id == found.id))
+        .order_by(Piece.created_at.desc(), Piece.id.desc())
+        .limit(24)
+        .options(*card_options())
+    ).all()
+    holders = db.session.scalars(
+        sa.select(Jeweller)
+        .where(sa.exists().where(CustodyEvent.lot_id == found.id,
+                                 CustodyEvent.jeweller_id == Jeweller.id))
+        .order_by(Jeweller.business_name)
+    ).all()
+    return render_template(
+        "provenance/lot.html",
+        lot=found,
+        events=events,
+        check=check,
+        pieces=pieces,
+        holders=holders,
+        gold=lot_gold([found.id]).get(found.id, LotGold()),
+    )
+
+
+@bp.get("/cooperatives/<slug>")
+def cooperative(slug: str) -> str:
+    """A cooperative (or the Central): public facts with sources, lots, premium, pieces."""
+    found = db.session.scalar(
+        sa.select(Cooperative)
+        .where(Cooperative.slug == slug)
+        .options(
+            selectinload(Cooperative.certifications),
+            selectinload(Cooperative.membership_reports),
+            selectinload(Cooperative.members),
+            selectinload(Cooperative.lots),
+            selectinload(Cooperative.parent),
+        )
+    )
+    if found is None:
+        abort(404)
+    coop_ids = [found.id] + [m.id for m in found.members]
+    lot_ids = db.session.scalars(
+        sa.select(GoldLot.id).where(GoldLot.cooperative_id.in_(coop_ids))
+    ).all()
+    figures = lot_gold(lot_ids)
+    pieces = db.session.scalars(
+        sa.select(Piece)
+        .where(Piece.status == PieceStatus.ACTIVE.value)
+        .where(
+            sa.exists().where(
+                PieceGold.piece_id == Piece.id,
+                PieceGold.lot_id == GoldLot.id,
+                GoldLot.cooperative_id.in_(coop_ids),
+            )
+        )
+        .order_by(Piece.created_at.desc(), Piece.id.desc())
+        .limit(12)
+        .options(*card_options())
+    ).all()
+    return render_template(
+        "provenance/cooperative.html",
+        coop=found,
+        figures=figures,
+        registered=sum(f.registered for f in figures.values()),
+        sold=sum(f.sold for f in figures.values()),
+        premium=premium_totals(coop_ids),
+        pieces=pieces,
+    )

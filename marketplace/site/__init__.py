@@ -1,0 +1,1 @@
+"""Site: the home page, the transparency page and the health check."""

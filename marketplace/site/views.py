@@ -1,0 +1,89 @@
+"""Home, transparency and health."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, jsonify, render_template
+from flask.typing import ResponseReturnValue
+
+from marketplace.catalog.models import Jeweller, Piece, PieceStatus
+from marketplace.catalog.queries import card_options
+from marketplace.extensions import db
+from marketplace.ledger.services import lot_gold
+from marketplace.premium.queries import PremiumTotals, premium_by_cooperative
+from marketplace.provenance.models import Cooperative, GoldLot
+
+bp = Blueprint("site", __name__)
+
+
+@bp.get("/")
+def home() -> str:
+    """Newest pieces, the Central's cooperatives and the books in one line."""
+    pieces = db.session.scalars(
+        sa.select(Piece)
+        .where(Piece.status == PieceStatus.ACTIVE.value)
+        .order_by(Piece.created_at.desc(), Piece.id.desc())
+        .limit(8)
+        .options(*card_options())
+    ).all()
+    central = db.session.scalar(
+        sa.select(Cooperative).where(Cooperative.parent_id.is_(None)).order_by(Cooperative.id)
+    )
+    members = db.session.scalars(
+        sa.select(Cooperative).where(Cooperative.parent_id.is_not(None)).order_by(Cooperative.name)
+    ).all()
+    figures = lot_gold()
+    currency = current_app.config["PLATFORM_CURRENCY"]
+    premium = premium_by_cooperative(currency=currency)
+    return render_template(
+        "site/home.html",
+        pieces=pieces,
+        central=central,
+        members=members,
+        lot_count=len(figures),
+        registered=sum(f.registered for f in figures.values()),
+        sold=sum(f.sold for f in figures.values()),
+        premium_earned=sum(p.earned for p in premium.values()),
+        currency=currency,
+        jeweller_count=db.session.scalar(
+            sa.select(sa.func.count(Jeweller.id)).where(Jeweller.approved.is_(True))
+        ),
+    )
+
+
+@bp.get("/transparency")
+def transparency() -> str:
+    """Community premium per cooperative, read from the ledger: pending, available, paid."""
+    currency = current_app.config["PLATFORM_CURRENCY"]
+    coops = db.session.scalars(
+        sa.select(Cooperative).where(Cooperative.parent_id.is_not(None)).order_by(Cooperative.name)
+    ).all()
+    figures = premium_by_cooperative(currency=currency)
+    rows = [(c, figures.get(c.id, PremiumTotals(currency))) for c in coops]
+    total = PremiumTotals(currency)
+    for _, f in rows:
+        total.pending += f.pending
+        total.available += f.available
+        total.paid += f.paid
+    lots = lot_gold()
+    return render_template(
+        "site/transparency.html",
+        rows=rows,
+        total=total,
+        currency=currency,
+        registered=sum(f.registered for f in lots.values()),
+        sold=sum(f.sold for f in lots.values()),
+        lot_count=db.session.scalar(sa.select(sa.func.count(GoldLot.id))),
+    )
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    """Liveness and a real round trip to the database."""
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+    except Exception as error:  # noqa: BLE001 - any failure means unhealthy
+        db.session.rollback()
+        current_app.logger.warning("health check failed: %s", error)
+        return jsonify(status="error", database="unreachable"), 503
+    return jsonify(status="ok", database="ok")

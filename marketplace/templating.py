@@ -1,0 +1,71 @@
+"""Template filters and globals: money, gold and dates written the way the reader expects."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from babel.dates import format_date
+from flask import Flask, url_for
+
+from marketplace.core.gold import format_grams
+from marketplace.core.money import Money, format_money
+from marketplace.extensions import db
+
+#: UI locale until translations arrive; PEN is always written the Peruvian way (S/ 1,234.50).
+UI_LOCALE = "en"
+
+_demo_cache: dict[str, float | bool] = {"at": 0.0, "value": False}
+
+
+def demo_present() -> bool:
+    """Whether demo data is in the database (checked at most once a minute per process)."""
+    now = time.monotonic()
+    if now - float(_demo_cache["at"]) > 60:
+        from marketplace.provenance.models import GoldLot
+
+        try:
+            _demo_cache["value"] = bool(
+                db.session.scalar(sa.select(sa.exists().where(GoldLot.is_demo.is_(True))))
+            )
+        except sa.exc.SQLAlchemyError:
+            db.session.rollback()  # an error page must still render when the database is down
+            return False
+        _demo_cache["at"] = now
+    return bool(_demo_cache["value"])
+
+
+def money(amount: int | None, currency: str = "PEN") -> str:
+    """Minor units as a price: 123450 → "S/ 1,234.50"."""
+    return format_money(Money(int(amount or 0), currency), UI_LOCALE)
+
+
+def grams(mg: int | None) -> str:
+    """Milligrams as grams: 3750 → "3.75 g"."""
+    return format_grams(int(mg or 0), UI_LOCALE)
+
+
+def day(value: date | datetime | None, fmt: str = "medium") -> str:
+    """A date as "12 Mar 2025" ("" for none)."""
+    if value is None:
+        return ""
+    return format_date(value, format=fmt, locale=UI_LOCALE)
+
+
+def media_url(media: object) -> str:
+    """The URL of a stored file."""
+    sha = getattr(media, "sha256")  # noqa: B009 - duck-typed MediaFile
+    ext = getattr(media, "extension")  # noqa: B009
+    return url_for("media.file", sha256=sha, ext=ext)
+
+
+def register(app: Flask) -> None:
+    """Install the filters and globals."""
+    app.add_template_filter(money)
+    app.add_template_filter(grams)
+    app.add_template_filter(day)
+    app.add_template_global(media_url)
+    app.add_template_global(demo_present)
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
