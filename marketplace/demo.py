@@ -336,10 +336,10 @@ def seed_pieces(
             )
     pieces = []
     n = 0
-    for category, (titles, (low, high), labour) in CATEGORY_SPECS.items():
+    for c, (category, (titles, (low, high), labour)) in enumerate(CATEGORY_SPECS.items()):
         for t, stem in enumerate(titles):
             jeweller = jewellers[(n + t) % len(jewellers)]
-            karat = KARATS[(n + 2 * t) % len(KARATS)]
+            karat = KARATS[(c + t) % len(KARATS)]
             gross = rng.randint(low // 50, high // 50) * 50
             fine = piece_fine_mg(gross, fineness_for_karat(karat))
             price = (fine * SOLES_PER_FINE_GRAM // 1000 + labour) // 10 * 10 - 10

@@ -2,8 +2,8 @@
 
 This module owns the procedural "studio shots" that the demo data attaches to
 jewellers' pieces. Nothing is downloaded and no image files are shipped: every
-photo is drawn with Pillow from ``(category, karat, seed)`` and is reproducible
-pixel for pixel, so the seed can make a few dozen of them in well under a second.
+photo is drawn with Pillow from ``(category, karat, seed)``, is reproducible pixel
+for pixel, and takes a few tens of milliseconds at 720 px, so seeding stays quick.
 
 A photo is a soft studio backdrop (a muted vertical or radial gradient picked from
 the seed), a blurred shadow, and one gold piece whose colour follows its karat.
@@ -15,12 +15,13 @@ stones are painted in colour on small supersampled patches.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from PIL import Image, ImageDraw, ImageFilter, ImageOps
+from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 __all__ = ["CATEGORIES", "gold_colour", "render_piece_photo"]
 
@@ -33,6 +34,9 @@ RGB = tuple[int, int, int]
 _SS = 2  # supersampling factor of the metal canvas and gem patches
 _MIN_SIZE = 32
 _LANCZOS = Image.Resampling.LANCZOS
+_BILINEAR = Image.Resampling.BILINEAR
+_ROUND_JOINTS = 16  # strokes at least this wide (canvas pixels) get rounded joints
+_RAMP_SAMPLES = 96  # a shading ramp is evaluated this often, then stretched
 
 #: Body colour of the alloy at a few karats; other karats are interpolated.
 _KARAT_STOPS: tuple[tuple[int, RGB], ...] = (
@@ -56,6 +60,7 @@ _BACKDROPS: tuple[RGB, ...] = (
     (204, 192, 187),
 )
 
+#: Stone colours; diamond is listed twice so it turns up most often.
 _GEMS: tuple[RGB, ...] = (
     (222, 230, 240),  # diamond
     (222, 230, 240),
@@ -114,8 +119,9 @@ def gold_colour(karat: int) -> RGB:
     return last[1]
 
 
-def _gold_luts(base: RGB) -> tuple[list[int], list[int], list[int]]:
-    """Build per-channel lookup tables mapping shade 0..255 to a polished-gold colour."""
+@functools.lru_cache(maxsize=32)
+def _gold_luts(base: RGB) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """Per-channel lookup tables mapping shade 0..255 to a polished-gold colour (cached)."""
     stops: list[tuple[float, RGB]] = [
         (0.0, _scale(base, 0.30)),
         (float(_EDGE_SHADE), _scale(base, 0.56)),
@@ -123,11 +129,11 @@ def _gold_luts(base: RGB) -> tuple[list[int], list[int], list[int]]:
         (212.0, _mix(base, (255, 244, 214), 0.55)),
         (255.0, (255, 251, 240)),
     ]
-    luts: tuple[list[int], list[int], list[int]] = ([], [], [])
-    for ch in range(3):
-        chan = [(pos, float(col[ch])) for pos, col in stops]
-        luts[ch].extend(round(_ramp(chan, float(v))) for v in range(256))
-    return luts
+    r, g, b = (
+        tuple(round(_ramp([(pos, float(col[ch])) for pos, col in stops], v)) for v in range(256))
+        for ch in range(3)
+    )
+    return r, g, b
 
 
 # ------------------------------------------------------------------------- geometry
@@ -272,8 +278,11 @@ class _Sheet:
             return
         w, h = x1 - x0, y1 - y0
         n = h if vertical else w
-        ramp = bytes(round(_ramp(stops, i / (n - 1))) for i in range(n))
-        strip = Image.frombytes("L", (1, n) if vertical else (n, 1), ramp)
+        ramp = bytes(round(_ramp(stops, i / (_RAMP_SAMPLES - 1))) for i in range(_RAMP_SAMPLES))
+        if vertical:
+            strip = Image.frombytes("L", (1, _RAMP_SAMPLES), ramp).resize((1, n), _BILINEAR)
+        else:
+            strip = Image.frombytes("L", (_RAMP_SAMPLES, 1), ramp).resize((n, 1), _BILINEAR)
         grad = strip.resize((w, h), Image.Resampling.NEAREST)
         mask = Image.new("L", (w, h), 0)
         ImageDraw.Draw(mask).polygon([(x - x0, y - y0) for x, y in poly], fill=255)
@@ -326,13 +335,26 @@ class _Sheet:
 
 
 def _polyline(draw: ImageDraw.ImageDraw, pts: Sequence[Point], width: float, fill: int) -> None:
-    """Stroke a polyline; thick strokes get round joints and caps (cheaper than joint='curve')."""
+    """Stroke a finely sampled polyline, with round caps when it is open and thick.
+
+    Joints of thin strokes are left square (much cheaper than ``joint="curve"``): every path
+    here is a straight bar or a curve sampled every few degrees, where the notch is below a
+    pixel; strokes of ``_ROUND_JOINTS`` pixels or more get a disc at every vertex. A path
+    whose last point equals its first is closed and gets no caps.
+    """
     w = max(1, round(width))
     draw.line(list(pts), fill=fill, width=w)
-    if w >= 8:
-        r = width / 2.0
-        for x, y in pts:
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=fill)
+    if w < 4 or len(pts) < 2:
+        return
+    r = width / 2.0
+    if w >= _ROUND_JOINTS:
+        dots: Sequence[Point] = pts
+    elif pts[0] == pts[-1]:
+        return
+    else:
+        dots = (pts[0], pts[-1])
+    for x, y in dots:
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=fill)
 
 
 # ---------------------------------------------------------------------------- gems
@@ -513,18 +535,46 @@ def _band(
         sheet.da.polygon(hole, fill=0)
 
 
-def _cable_chain(sheet: _Sheet, path: Sequence[Point], link: float, wire: float) -> None:
-    """Lay a cable chain along a dense pixel ``path``: flat ovals alternating with edge-on links."""
+def _cable_chain(
+    sheet: _Sheet, path: Sequence[Point], link: float, wire: float
+) -> tuple[Point, Point, float, float]:
+    """Lay a cable chain along a dense pixel ``path``: flat ovals alternating with edge-on links.
+
+    Returns the outer tips of the first and last links and the chain's direction at each,
+    for attaching rings and clasps.
+    """
     stations = _path_stations(path, link - 1.7 * wire)
     flats = stations[0::2]
     edges = stations[1::2]
     for (x, y), a in flats:
-        oval = _ellipse_pts(x, y, link / 2 - wire / 2, link * 0.3 - wire / 2, rot=a, n=18)
+        oval = _ellipse_pts(x, y, link / 2 - wire / 2, link * 0.3 - wire / 2, rot=a, n=30)
         sheet.wire(oval, wire, closed=True)
     for (x, y), a in edges:
         reach = link / 2 - wire * 0.7
         ca, sa = math.cos(a), math.sin(a)
         sheet.wire([(x - ca * reach, y - sa * reach), (x + ca * reach, y + sa * reach)], wire * 1.3)
+    (fx, fy), fa = stations[0]
+    (lx, ly), la = stations[-1]
+    half = link / 2 - wire / 2
+    head = (fx - math.cos(fa) * half, fy - math.sin(fa) * half)
+    tail = (lx + math.cos(la) * half, ly + math.sin(la) * half)
+    return head, tail, fa, la
+
+
+def _clasp(sheet: _Sheet, centre: Point, angle: float, length: float, girth: float) -> None:
+    """A polished box clasp: a domed capsule along ``angle`` with a fine seam across it."""
+    cx, cy = centre
+    ca, sa = math.cos(angle), math.sin(angle)
+    r, half = girth / 2, max(0.0, length / 2 - girth / 2)
+    outline: list[Point] = []
+    for end, start in ((half, -math.pi / 2), (-half, math.pi / 2)):
+        for i in range(13):
+            t = start + math.pi * i / 12
+            lx, ly = end + r * math.cos(t), r * math.sin(t)
+            outline.append((cx + lx * ca - ly * sa, cy + lx * sa + ly * ca))
+    sheet.dome(outline, centre, girth * 0.6)
+    seam = [(cx - r * 0.8 * -sa, cy - r * 0.8 * ca), (cx + r * 0.8 * -sa, cy + r * 0.8 * ca)]
+    _polyline(sheet.ds, seam, girth * 0.06, 90)
 
 
 def _paint_ring(sheet: _Sheet, rng: random.Random) -> _Scene:
@@ -569,15 +619,14 @@ def _paint_chain(sheet: _Sheet, rng: random.Random) -> _Scene:
         path.append((x * u, y * u))
     link = rng.uniform(0.048, 0.056) * u
     wire = link * 0.18
-    _cable_chain(sheet, path, link, wire)
-    (x0, y0), (x1, y1) = path[0], path[-1]
-    ring = _ellipse_pts(x0 - link * 0.3, y0, link * 0.42, link * 0.42, n=20)
+    (hx, hy), (tx, ty), ha, ta = _cable_chain(sheet, path, link, wire)
+    ring_r = link * 0.42
+    reach = ring_r - wire * 0.6
+    ring = _ellipse_pts(hx - math.cos(ha) * reach, hy - math.sin(ha) * reach, ring_r, ring_r, n=30)
     sheet.wire(ring, wire * 1.1, closed=True)
-    end_angle = math.atan2(y1 - path[-4][1], x1 - path[-4][0])
-    ca, sa = math.cos(end_angle), math.sin(end_angle)
-    lx, ly = x1 + ca * link * 0.9, y1 + sa * link * 0.9
-    lobster = _ellipse_pts(lx, ly, link * 0.75, link * 0.45, rot=end_angle, n=26)
-    sheet.wire(lobster, wire * 1.5, closed=True)
+    length = link * 1.5
+    reach = length / 2 - wire
+    _clasp(sheet, (tx + math.cos(ta) * reach, ty + math.sin(ta) * reach), ta, length, link * 0.5)
     return _Scene(pool_depth=34)
 
 
@@ -649,12 +698,11 @@ def _paint_bracelet(sheet: _Sheet, rng: random.Random) -> _Scene:
     ]
     link = rng.uniform(0.06, 0.07) * u
     wire = link * 0.19
-    _cable_chain(sheet, path, link, wire)
-    (x0, y0), (x1, y1) = path[0], path[-1]
+    (x0, y0), (x1, y1), _, _ = _cable_chain(sheet, path, link, wire)
+    gap = math.hypot(x0 - x1, y0 - y1)
     mx, my = (x0 + x1) / 2, (y0 + y1) / 2
-    a = math.atan2(y1 - y0, x1 - x0)
-    clasp = _ellipse_pts(mx, my, link * 0.7, link * 0.42, rot=a, n=28)
-    sheet.wire(clasp, wire * 1.6, closed=True)
+    a = math.atan2(y0 - y1, x0 - x1)
+    _clasp(sheet, (mx, my), a, max(link * 1.3, gap + wire * 2), link * 0.56)
     return _Scene(pool_depth=48)
 
 
@@ -731,41 +779,47 @@ _PAINTERS: dict[str, Callable[[_Sheet, random.Random], _Scene]] = {
 # ------------------------------------------------------------------ studio and shadow
 
 
-def _backdrop(size: int, rng: random.Random) -> Image.Image:
-    """A muted studio sweep: a vertical or radial gradient around a colour picked by ``rng``."""
-    base = rng.choice(_BACKDROPS)
+def _backdrop(size: int, rng: random.Random) -> tuple[Image.Image, RGB]:
+    """A muted studio sweep: a vertical or radial gradient around a colour picked by ``rng``.
+
+    Returns the image and its base colour (which tints the shadow).
+    """
+    pick = rng.choice(_BACKDROPS)
     shift = rng.randint(-8, 8)
-    base = (
-        max(0, min(255, base[0] + shift + rng.randint(-3, 3))),
-        max(0, min(255, base[1] + shift + rng.randint(-3, 3))),
-        max(0, min(255, base[2] + shift + rng.randint(-3, 3))),
+    base: RGB = (
+        max(0, min(255, pick[0] + shift + rng.randint(-3, 3))),
+        max(0, min(255, pick[1] + shift + rng.randint(-3, 3))),
+        max(0, min(255, pick[2] + shift + rng.randint(-3, 3))),
     )
     light, dark = _mix(base, (255, 255, 255), 0.16), _scale(base, 0.82)
+    luts = [
+        [round(lo + (hi - lo) * v / 255) for v in range(256)]
+        for lo, hi in zip(light, dark, strict=True)
+    ]
     if rng.random() < 0.5:
-        ramp = bytes(round(255 * (i / (size - 1)) ** 1.3) for i in range(size))
-        grad = Image.frombytes("L", (1, size), ramp).resize((size, size), Image.Resampling.NEAREST)
-    else:
-        # radial_gradient is 0 at the centre of a 256 square; crop so the glow sits high
-        grad = (
-            Image.radial_gradient("L")
-            .crop((20, 34, 236, 250))
-            .resize((size, size), Image.Resampling.BILINEAR)
-        )
-    return ImageOps.colorize(grad, black=light, white=dark)
+        column = bytearray()
+        for i in range(size):
+            v = round(255 * (i / (size - 1)) ** 1.3)
+            column += bytes((luts[0][v], luts[1][v], luts[2][v]))
+        strip = Image.frombytes("RGB", (1, size), bytes(column))
+        return strip.resize((size, size), Image.Resampling.NEAREST), base
+    # radial_gradient is 0 at the centre of a 256 square; crop so the glow sits high
+    grad = Image.radial_gradient("L").crop((20, 34, 236, 250)).resize((size, size), _BILINEAR)
+    return Image.merge("RGB", [grad.point(lut) for lut in luts]), base
 
 
-def _cast_shadow(photo: Image.Image, coverage: Image.Image, scene: _Scene) -> None:
-    """Darken ``photo`` under the piece: a soft elliptical pool plus a blurred drop shadow.
+def _cast_shadow(photo: Image.Image, tint: RGB, coverage: Image.Image, scene: _Scene) -> None:
+    """Shade ``photo`` toward ``tint`` under the piece: a soft elliptical pool and a drop shadow.
 
     ``coverage`` is the supersampled alpha map; the shadow is worked out at a quarter of
     the photo's size and scaled up, which keeps the blur cheap and very soft.
     """
     size = photo.width
-    small = coverage.reduce(4 * _SS)
-    q = small.width
     box = coverage.getbbox()
     if box is None:
         return
+    small = coverage.reduce(4 * _SS)
+    q = small.width
     if scene.pool is None:
         x0, y0, x1, y1 = (v / coverage.width * q for v in box)
     else:
@@ -775,8 +829,8 @@ def _cast_shadow(photo: Image.Image, coverage: Image.Image, scene: _Scene) -> No
     if scene.contact is not None:
         cx0, cx1, cy = (v * q for v in scene.contact)
         pad = (cx1 - cx0) * 0.12
-        pd.ellipse((cx0 - pad, cy - q * 0.035, cx1 + pad, cy + q * 0.03), fill=200)
-        pool = pool.filter(ImageFilter.GaussianBlur(q * 0.018))
+        pd.ellipse((cx0 - pad, cy - q * 0.035, cx1 + pad, cy + q * 0.03), fill=190)
+        pool = pool.filter(ImageFilter.GaussianBlur(q * 0.02))
     else:
         w, h = x1 - x0, y1 - y0
         pd.ellipse(
@@ -786,26 +840,25 @@ def _cast_shadow(photo: Image.Image, coverage: Image.Image, scene: _Scene) -> No
         drop = Image.new("L", (q, q), 0)
         drop.paste(small, (max(1, round(q * 0.008)), max(1, round(q * 0.014))))
         drop = drop.filter(ImageFilter.GaussianBlur(q * 0.006)).point(lambda v: v * 0.75)
-        pool.paste(drop, (0, 0), drop)
-    mask = pool.resize((size, size), Image.Resampling.BILINEAR)
-    shaded = photo.point(lambda v: v * 0.5)
-    photo.paste(shaded, (0, 0), mask)
+        pool = ImageChops.lighter(pool, drop)
+    mask = pool.resize((size, size), _BILINEAR)
+    photo.paste(Image.new("RGB", (size, size), _scale(tint, 0.5)), (0, 0), mask)
 
 
 def _compose_metal(photo: Image.Image, sheet: _Sheet, gold: RGB) -> None:
     """Downscale the piece's maps to photo scale, tone them as gold and lay them on ``photo``."""
-    box = sheet.alpha.getbbox()
-    if box is None:
+    bounds = sheet.alpha.getbbox()
+    if bounds is None:
         return
-    x0, y0 = box[0] // _SS * _SS, box[1] // _SS * _SS
-    x1 = min(sheet.alpha.width, -(-box[2] // _SS) * _SS)
-    y1 = min(sheet.alpha.height, -(-box[3] // _SS) * _SS)
-    small = ((x1 - x0) // _SS, (y1 - y0) // _SS)
-    shade = sheet.shade.crop((x0, y0, x1, y1)).resize(small, _LANCZOS)
-    alpha = sheet.alpha.crop((x0, y0, x1, y1)).resize(small, _LANCZOS)
+    size = photo.width
+    x0, y0 = bounds[0] // _SS, bounds[1] // _SS
+    x1, y1 = min(size, -(-bounds[2] // _SS)), min(size, -(-bounds[3] // _SS))
+    box = (x0 * _SS, y0 * _SS, x1 * _SS, y1 * _SS)
+    shade = sheet.shade.resize((x1 - x0, y1 - y0), _LANCZOS, box=box)
+    alpha = sheet.alpha.resize((x1 - x0, y1 - y0), _LANCZOS, box=box)
     lr, lg, lb = _gold_luts(gold)
     metal = Image.merge("RGB", (shade.point(lr), shade.point(lg), shade.point(lb)))
-    photo.paste(metal, (x0 // _SS, y0 // _SS), alpha)
+    photo.paste(metal, (x0, y0), alpha)
 
 
 # ---------------------------------------------------------------------------- public
@@ -826,10 +879,10 @@ def render_piece_photo(category: str, karat: int, seed: int, size: int = 720) ->
         raise ValueError(f"size must be at least {_MIN_SIZE} pixels, got {size}")
     gold = gold_colour(karat)
     rng = random.Random(seed)
-    photo = _backdrop(size, rng)
+    photo, tint = _backdrop(size, rng)
     sheet = _Sheet(size * _SS)
     scene = painter(sheet, rng)
-    _cast_shadow(photo, sheet.alpha, scene)
+    _cast_shadow(photo, tint, sheet.alpha, scene)
     _compose_metal(photo, sheet, gold)
     colour = rng.choice(_GEMS)  # one stone colour per photo, so pairs match
     for gem in scene.gems:

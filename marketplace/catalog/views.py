@@ -57,10 +57,7 @@ def piece(slug: str) -> str:
             selectinload(Piece.photos).selectinload(PiecePhoto.thumb),
             selectinload(Piece.gold)
             .selectinload(PieceGold.lot)
-            .options(
-                selectinload(GoldLot.evidence),
-                selectinload(GoldLot.cooperative).selectinload(Cooperative.certifications),
-            ),
+            .selectinload(GoldLot.cooperative),
         )
     )
     if found is None:

@@ -11,7 +11,7 @@ from marketplace.catalog.queries import card_options
 from marketplace.extensions import db
 from marketplace.ledger.services import LotGold, lot_gold
 from marketplace.premium.queries import premium_totals
-from marketplace.provenance.models import Cooperative, CustodyEvent, GoldLot
+from marketplace.provenance.models import Cooperative, CustodyEvent, GoldLot, LotEvidence
 from marketplace.provenance.services import verify_lot_chain
 
 bp = Blueprint("provenance", __name__)
@@ -60,7 +60,7 @@ def lot(code: str) -> str:
         .where(GoldLot.code == code)
         .options(
             selectinload(GoldLot.cooperative).selectinload(Cooperative.certifications),
-            selectinload(GoldLot.evidence),
+            selectinload(GoldLot.evidence).selectinload(LotEvidence.media_file),
         )
     )
     if found is None:
