@@ -546,8 +546,9 @@ def _cable_chain(
     stations = _path_stations(path, link - 1.7 * wire)
     flats = stations[0::2]
     edges = stations[1::2]
+    n = 20 if link < 60 else 30  # points per oval: enough to keep the square joints invisible
     for (x, y), a in flats:
-        oval = _ellipse_pts(x, y, link / 2 - wire / 2, link * 0.3 - wire / 2, rot=a, n=30)
+        oval = _ellipse_pts(x, y, link / 2 - wire / 2, link * 0.3 - wire / 2, rot=a, n=n)
         sheet.wire(oval, wire, closed=True)
     for (x, y), a in edges:
         reach = link / 2 - wire * 0.7
@@ -842,7 +843,10 @@ def _cast_shadow(photo: Image.Image, tint: RGB, coverage: Image.Image, scene: _S
         drop = drop.filter(ImageFilter.GaussianBlur(q * 0.006)).point(lambda v: v * 0.75)
         pool = ImageChops.lighter(pool, drop)
     mask = pool.resize((size, size), _BILINEAR)
-    photo.paste(Image.new("RGB", (size, size), _scale(tint, 0.5)), (0, 0), mask)
+    area = mask.getbbox()
+    if area is not None:
+        shade = Image.new("RGB", (area[2] - area[0], area[3] - area[1]), _scale(tint, 0.5))
+        photo.paste(shade, area[:2], mask.crop(area))
 
 
 def _compose_metal(photo: Image.Image, sheet: _Sheet, gold: RGB) -> None:
