@@ -37,19 +37,49 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     """Bind the extensions (and make every model known to the metadata)."""
     from marketplace import models  # noqa: F401  (registers all tables)
-    from marketplace.extensions import csrf, db, migrate
+    from marketplace.accounts.models import User
+    from marketplace.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please sign in to open that page."
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_user(session_id: str) -> User | None:
+        """The user of a session, unless the password changed since (then: signed out)."""
+        user_id, _, version = session_id.partition(":")
+        if not user_id.isdigit() or not version.isdigit():
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or user.session_version != int(version) or not user.active:
+            return None
+        return user
 
 
 def register_blueprints(app: Flask) -> None:
     """Mount each feature's blueprint."""
+    from marketplace.accounts.views import bp as accounts_bp
+    from marketplace.admin.views import bp as admin_bp
     from marketplace.catalog.views import bp as catalog_bp
+    from marketplace.cooperative.views import bp as cooperative_bp
+    from marketplace.jeweller.views import bp as jeweller_bp
     from marketplace.media.views import bp as media_bp
     from marketplace.provenance.views import bp as provenance_bp
     from marketplace.site.views import bp as site_bp
 
-    for bp in (site_bp, catalog_bp, provenance_bp, media_bp):
+    for bp in (
+        site_bp,
+        catalog_bp,
+        provenance_bp,
+        media_bp,
+        accounts_bp,
+        jeweller_bp,
+        cooperative_bp,
+        admin_bp,
+    ):
         app.register_blueprint(bp)

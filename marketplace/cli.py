@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import click
+import sqlalchemy as sa
 from flask import Flask
+from flask.cli import AppGroup
 from flask_migrate import upgrade
 
+from marketplace.accounts.models import Role
+from marketplace.accounts.services import create_user
+from marketplace.catalog.models import Jeweller
+from marketplace.core.errors import DomainError
 from marketplace.extensions import db
+from marketplace.provenance.models import Cooperative
 
 
 def register(app: Flask) -> None:
@@ -16,7 +23,7 @@ def register(app: Flask) -> None:
     @click.option("--no-photos", is_flag=True, help="Skip drawing the demo photos (faster).")
     def demo(no_photos: bool) -> None:
         """Bring the database to the latest migration and seed the demo shop (idempotent)."""
-        from marketplace.demo import seed
+        from marketplace.demo import DEMO_PASSWORD, ensure_demo_logins, seed
 
         click.echo("Migrating the database to the latest version ...")
         upgrade()
@@ -26,8 +33,63 @@ def register(app: Flask) -> None:
         except Exception:
             db.session.rollback()
             raise
+        logins = ensure_demo_logins()
+        db.session.commit()
         if created:
-            db.session.commit()
             click.echo("Demo data ready: every lot, weight and amount in it is invented.")
         else:
             click.echo("Demo data is already present; nothing changed.")
+        for email in logins:
+            click.echo(f"  created demo login {email} (password: {DEMO_PASSWORD})")
+
+    users = AppGroup("users", help="Manage accounts.")
+
+    @users.command("create")
+    @click.option("--email", required=True, help="Sign-in email.")
+    @click.option(
+        "--role",
+        type=click.Choice([r.value for r in Role]),
+        default=Role.ADMIN.value,
+        show_default=True,
+    )
+    @click.option("--name", default="", help="Display name.")
+    @click.option("--jeweller", "jeweller_slug", help="Workshop slug (role jeweller).")
+    @click.option("--cooperative", "cooperative_slug", help="Cooperative slug (role officer).")
+    @click.password_option(help="Asked for when not given.")
+    def create_user_command(
+        email: str,
+        role: str,
+        name: str,
+        jeweller_slug: str | None,
+        cooperative_slug: str | None,
+        password: str,
+    ) -> None:
+        """Create an account, e.g. the first admin of a new deployment."""
+        jeweller_id = cooperative_id = None
+        if jeweller_slug:
+            jeweller_id = db.session.scalar(
+                sa.select(Jeweller.id).where(Jeweller.slug == jeweller_slug)
+            )
+            if jeweller_id is None:
+                raise click.ClickException(f"No workshop with slug {jeweller_slug!r}.")
+        if cooperative_slug:
+            cooperative_id = db.session.scalar(
+                sa.select(Cooperative.id).where(Cooperative.slug == cooperative_slug)
+            )
+            if cooperative_id is None:
+                raise click.ClickException(f"No cooperative with slug {cooperative_slug!r}.")
+        try:
+            user = create_user(
+                email,
+                password,
+                name=name,
+                role=Role(role),
+                jeweller_id=jeweller_id,
+                cooperative_id=cooperative_id,
+            )
+        except DomainError as error:
+            raise click.ClickException(error.message) from error
+        db.session.commit()
+        click.echo(f"Created {user.role} {user.email}.")
+
+    app.cli.add_command(users)

@@ -52,6 +52,9 @@ class Defaults:
     SESSION_COOKIE_SAMESITE = "Lax"
     SEND_FILE_MAX_AGE_DEFAULT = 3600
     STRIPE_JS_URL = "https://js.stripe.com/v3/"
+    RATELIMIT_HEADERS_ENABLED = True
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
 
 
 def _secret_key(instance: Path) -> str:
@@ -82,6 +85,7 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         app.config["SECRET_KEY"] = _secret_key(instance)
     if app.config.get("ENV_PRODUCTION") or os.environ.get("FLASK_ENV") == "production":
         app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
 
 
 def normalise_database_url(url: str) -> str:

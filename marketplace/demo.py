@@ -17,9 +17,12 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from marketplace.catalog.models import FairtradeStatus, Jeweller, Piece, PiecePhoto
+from marketplace.accounts.models import Role
+from marketplace.accounts.services import create_user, find_user
+from marketplace.catalog.models import FairtradeStatus, Jeweller, JewellerStatus, Piece, PiecePhoto
 from marketplace.catalog.services import back_piece, create_piece, publish, set_stock
 from marketplace.core.gold import fineness_for_karat, piece_fine_mg
+from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.media.services import open_image, store_bytes, store_photo
 from marketplace.premium.models import FxRate, PremiumPolicy
@@ -42,7 +45,7 @@ from marketplace.provenance.services import (
 CENTRAL_SLUG = "cecomsap"
 ACTOR = "Central (demo seed)"
 
-PSG = "Perú Support Group, 'Fair trade mining bucks the trend', September 2019"
+PSG = "Perú Support Group, 'Fair trade mining bucks the trend'"
 FTMH = "Fairtrade Max Havelaar (Switzerland), producer page"
 FTNET = "fairtrade.net news"
 
@@ -159,7 +162,7 @@ def seed_cooperatives() -> tuple[Cooperative, list[Cooperative]]:
                              reported_on=date(2019, 9, 1), source=PSG),
             MembershipReport(cooperative_id=central.id, members=None, workers=450,
                              reported_on=date(2022, 6, 1),
-                             source="A gold dealer's report, 2022 (about 450 employees)"),
+                             source="a gold dealer's report (about 450 employees)"),
         ]
     )
     members = []
@@ -305,7 +308,7 @@ def seed_jewellers() -> list[Jeweller]:
             ruc=ruc_with_check(f"20{60000000 + 1234 * (n + 1):08d}"),
             fairtrade_status=status.value,
             fairtrade_number=f"DEMO-FT-L-{300 + n}" if status else None,
-            pledge_percent=pledge, approved=True, is_demo=True,
+            pledge_percent=pledge, status=JewellerStatus.APPROVED.value, is_demo=True,
         )
         db.session.add(jeweller)
         jewellers.append(jeweller)
@@ -356,7 +359,7 @@ def seed_pieces(
                 ),
                 is_demo=True,
             )
-            piece.created_at = datetime(2025, 9, 1, tzinfo=UTC) + timedelta(hours=7 * n)
+            piece.created_at = utcnow() - timedelta(hours=7 * (30 - n))
             held = holdings[jeweller.id]
             first = held[(t + n) % len(held)]
             if t % 2 == 0:
@@ -389,6 +392,47 @@ def seed_pieces(
         progress(f"  {category}: {len(titles)} pieces")
     db.session.flush()
     return pieces
+
+
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - published demo logins (DESIGN §8)
+DEMO_LOGINS = [
+    # email, role, workshop slug, cooperative slug
+    ("admin@demo.test", Role.ADMIN, None, None),
+    ("jeweller@demo.test", Role.JEWELLER, "taller-qori", None),
+    ("jeweller2@demo.test", Role.JEWELLER, "orfebreria-killa", None),
+    ("coop@demo.test", Role.OFFICER, None, "santiago-de-ananea"),
+    ("buyer@demo.test", Role.SHOPPER, None, None),
+]
+
+
+def ensure_demo_logins() -> list[str]:
+    """Create the demo logins that do not exist yet (each tied to its demo body)."""
+    created = []
+    for email, role, jeweller_slug, coop_slug in DEMO_LOGINS:
+        if find_user(email) is not None:
+            continue
+        jeweller_id = (
+            db.session.scalar(sa.select(Jeweller.id).where(Jeweller.slug == jeweller_slug))
+            if jeweller_slug
+            else None
+        )
+        coop_id = (
+            db.session.scalar(sa.select(Cooperative.id).where(Cooperative.slug == coop_slug))
+            if coop_slug
+            else None
+        )
+        if (jeweller_slug and jeweller_id is None) or (coop_slug and coop_id is None):
+            continue  # the demo bodies are not there (a real deployment)
+        create_user(
+            email,
+            DEMO_PASSWORD,
+            name=email.split("@")[0].capitalize() + " (demo)",
+            role=role,
+            jeweller_id=jeweller_id,
+            cooperative_id=coop_id,
+        )
+        created.append(email)
+    return created
 
 
 def seed(*, photos: bool = True, progress: Callable[[str], None] = lambda _: None) -> bool:

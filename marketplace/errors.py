@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
 
-from marketplace.extensions import db
+from marketplace.extensions import db, limiter
 
 
 def register(app: Flask) -> None:
@@ -18,6 +20,17 @@ def register(app: Flask) -> None:
         if code >= 500:
             db.session.rollback()
         return render_template("errors/error.html", error=error, code=code), code
+
+    @app.errorhandler(429)
+    def too_many(error: HTTPException) -> tuple[str, int, dict[str, str]]:
+        """Say plainly that there were too many attempts, and when to try again."""
+        current = limiter.current_limit
+        wait = max(1, int(current.reset_at - time.time())) if current else 60
+        return (
+            render_template("errors/429.html", wait=wait, minutes=-(-wait // 60)),
+            429,
+            {"Retry-After": str(wait)},
+        )
 
     @app.errorhandler(500)
     def server_error(error: Exception) -> tuple[str, int]:

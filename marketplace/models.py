@@ -1,5 +1,7 @@
 """Imports every feature's models so the metadata (and Alembic) sees all tables."""
 
+from marketplace.accounts.models import PasswordReset, User
+from marketplace.admin.models import AuditRecord
 from marketplace.catalog.models import Jeweller, Piece, PieceGold, PiecePhoto
 from marketplace.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from marketplace.media.models import MediaFile
@@ -14,6 +16,9 @@ from marketplace.provenance.models import (
 )
 
 __all__ = [
+    "AuditRecord",
+    "PasswordReset",
+    "User",
     "Cooperative",
     "CooperativeCertification",
     "CustodyEvent",

@@ -7,9 +7,11 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from babel.dates import format_date
+from babel.numbers import format_decimal
 from flask import Flask, url_for
 
 from marketplace.core.gold import format_grams
+from marketplace.core.gold import grams as grams_exact
 from marketplace.core.money import Money, format_money
 from marketplace.extensions import db
 
@@ -46,6 +48,16 @@ def grams(mg: int | None) -> str:
     return format_grams(int(mg or 0), UI_LOCALE)
 
 
+def number(value: int | None) -> str:
+    """A whole number with thousands separators: 1200 → "1,200"."""
+    return format_decimal(int(value or 0), locale=UI_LOCALE)
+
+
+def grams_column(mg: int | None) -> str:
+    """Grams with three decimals, so columns of figures line up: 180000 → "180.000 g"."""
+    return format_decimal(grams_exact(int(mg or 0)), format="#,##0.000", locale=UI_LOCALE) + "\xa0g"
+
+
 def day(value: date | datetime | None, fmt: str = "medium") -> str:
     """A date as "12 Mar 2025" ("" for none)."""
     if value is None:
@@ -65,6 +77,8 @@ def register(app: Flask) -> None:
     app.add_template_filter(money)
     app.add_template_filter(grams)
     app.add_template_filter(day)
+    app.add_template_filter(number)
+    app.add_template_filter(grams_column)
     app.add_template_global(media_url)
     app.add_template_global(demo_present)
     app.jinja_env.trim_blocks = True

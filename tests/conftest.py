@@ -44,13 +44,15 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
             "DATABASE_URL": url,
             "SECRET_KEY": "test-secret",
             "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
         }
     )
     with app.app_context():
         upgrade()
-        from marketplace.demo import seed
+        from marketplace.demo import ensure_demo_logins, seed
 
         seed(photos=True)
+        ensure_demo_logins()
         db.session.commit()
         # Each test joins the outer transaction through savepoints.
         db.session.session_factory.configure(join_transaction_mode="create_savepoint")
@@ -97,3 +99,40 @@ def count_queries(app: Flask) -> Iterator[list[str]]:
     sa.event.listen(engine, "before_cursor_execute", before)
     yield statements
     sa.event.remove(engine, "before_cursor_execute", before)
+
+
+def login(client, email: str, password: str = "demo-password"):  # type: ignore[no-untyped-def]
+    """Sign ``client`` in through the real form; returns the response."""
+    return client.post(
+        "/account/login", data={"email": email, "password": password}, follow_redirects=False
+    )
+
+
+@pytest.fixture
+def as_user(client):  # type: ignore[no-untyped-def]
+    """``as_user("jeweller@demo.test")`` signs the test client in as that demo login."""
+
+    def sign_in(email: str, password: str = "demo-password"):  # type: ignore[no-untyped-def]
+        response = login(client, email, password)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
+def csrf_on(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Turn CSRF protection on for one test (it is off by default to keep tests short)."""
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+
+
+def csrf_token(client, url: str) -> str:  # type: ignore[no-untyped-def]
+    """The CSRF token of the form on ``url``."""
+    import re
+
+    html = client.get(url).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, f"no CSRF token on {url}"
+    return match.group(1)

@@ -51,7 +51,7 @@ def jeweller(approved: bool = True) -> Jeweller:
     """A workshop."""
     n = next(_seq)
     j = Jeweller(slug=f"test-jeweller-{n}", business_name=f"Test Jeweller {n}", city="Lima",
-                 approved=approved)
+                 status="approved" if approved else "pending")
     db.session.add(j)
     db.session.flush()
     return j

@@ -25,6 +25,14 @@ class FairtradeStatus(enum.StrEnum):
     NONE = "none"
 
 
+class JewellerStatus(enum.StrEnum):
+    """Where a jeweller's application stands; only approved jewellers list pieces."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
 class Jeweller(Base):
     """A workshop that makes pieces from certified gold it holds."""
 
@@ -41,11 +49,18 @@ class Jeweller(Base):
     fairtrade_number: Mapped[str | None] = mapped_column(sa.String(40))
     #: Extra share of each line price the jeweller pledges to the cooperatives (0–100).
     pledge_percent: Mapped[Decimal] = mapped_column(ExactDecimal, default=Decimal(0))
-    approved: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    status: Mapped[str] = mapped_column(sa.String(20), default=JewellerStatus.PENDING.value)
+    decline_reason: Mapped[str | None] = mapped_column(sa.Text)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     is_demo: Mapped[bool] = mapped_column(sa.Boolean, default=False)
 
     pieces: Mapped[list[Piece]] = relationship(back_populates="jeweller")
+
+    @property
+    def approved(self) -> bool:
+        """Whether the Central approved the application (only then can it list pieces)."""
+        return self.status == JewellerStatus.APPROVED.value
 
 
 class Category(enum.StrEnum):

@@ -6,7 +6,15 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, render_template, request
 from sqlalchemy.orm import joinedload, selectinload
 
-from marketplace.catalog.models import Category, Jeweller, Piece, PieceGold, PiecePhoto, PieceStatus
+from marketplace.catalog.models import (
+    Category,
+    Jeweller,
+    JewellerStatus,
+    Piece,
+    PieceGold,
+    PiecePhoto,
+    PieceStatus,
+)
 from marketplace.catalog.queries import SORT_LABELS, card_options, parse_filters, search_pieces
 from marketplace.core.errors import NoRateInForce
 from marketplace.core.gold import KARAT_FINENESS
@@ -109,7 +117,9 @@ def piece(slug: str) -> str:
 def jeweller(slug: str) -> str:
     """A jeweller's public page with its active pieces."""
     found = db.session.scalar(
-        sa.select(Jeweller).where(Jeweller.slug == slug, Jeweller.approved.is_(True))
+        sa.select(Jeweller).where(
+            Jeweller.slug == slug, Jeweller.status == JewellerStatus.APPROVED.value
+        )
     )
     if found is None:
         abort(404)

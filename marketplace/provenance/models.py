@@ -39,6 +39,12 @@ class Cooperative(Base):
     description: Mapped[str] = mapped_column(sa.Text, default="")
     #: Where the public facts above were read.
     sources: Mapped[str] = mapped_column(sa.Text, default="")
+    #: Where the community premium is paid (the Central's bank pays by transfer file).
+    payout_bank: Mapped[str | None] = mapped_column(sa.String(120))
+    payout_account_holder: Mapped[str | None] = mapped_column(sa.String(200))
+    #: Peru's 20-digit interbank account code (CCI).
+    payout_cci: Mapped[str | None] = mapped_column(sa.String(20))
+    stripe_account_id: Mapped[str | None] = mapped_column(sa.String(60))
     is_demo: Mapped[bool] = mapped_column(sa.Boolean, default=False)
 
     parent: Mapped[Cooperative | None] = relationship(remote_side=[id], back_populates="members")

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
-from marketplace.catalog.models import Jeweller, Piece, PieceStatus
+from marketplace.catalog.models import Jeweller, JewellerStatus, Piece, PieceStatus
 from marketplace.catalog.queries import card_options
 from marketplace.extensions import db
 from marketplace.ledger.services import lot_gold
@@ -46,7 +46,9 @@ def home() -> str:
         premium_earned=sum(p.earned for p in premium.values()),
         currency=currency,
         jeweller_count=db.session.scalar(
-            sa.select(sa.func.count(Jeweller.id)).where(Jeweller.approved.is_(True))
+            sa.select(sa.func.count(Jeweller.id)).where(
+                Jeweller.status == JewellerStatus.APPROVED.value
+            )
         ),
     )
 

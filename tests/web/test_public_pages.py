@@ -162,7 +162,7 @@ def test_cooperative_page_shows_reported_members_with_their_source(client):
     text = _text(client.get("/cooperatives/santiago-de-ananea"))
     assert "38522" in text and "102 members" in text and "Fairtrade Max Havelaar" in text
     central = _text(client.get("/cooperatives/cecomsap"))
-    assert "346 members, 1200 workers" in central and "Perú Support Group" in central
+    assert "346 members, 1,200 workers" in central and "Perú Support Group" in central
 
 
 def test_healthz_checks_the_database(client):

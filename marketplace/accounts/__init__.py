@@ -1,0 +1,1 @@
+"""Accounts: users, roles, sign-in, password reset, and who may do what."""

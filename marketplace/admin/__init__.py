@@ -1,0 +1,1 @@
+"""The Central's console: cooperatives, lots, gold transfers, jewellers, users, the audit trail."""

@@ -1,0 +1,1 @@
+"""The jeweller's workspace: the application, gold held per lot, pieces and their backing."""
