@@ -38,9 +38,12 @@ def register_extensions(app: Flask) -> None:
     """Bind the extensions (and make every model known to the metadata)."""
     from marketplace import models  # noqa: F401  (registers all tables)
     from marketplace.accounts.models import User
+    from marketplace.db import configure_sqlite
     from marketplace.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
+    with app.app_context():
+        configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -85,3 +85,26 @@ class ExactDecimal(sa.TypeDecorator[Decimal]):
             return None
         d = Decimal(str(value))
         return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
+
+
+def configure_sqlite(engine: sa.engine.Engine) -> None:
+    """Make SQLite behave like the database the code expects.
+
+    The ``sqlite3`` driver opens transactions lazily and mishandles SAVEPOINT; the ledger relies
+    on savepoints to undo a refused posting, so SQLAlchemy's recipe takes transaction control
+    away from the driver. Foreign keys are also off by default in SQLite; turn them on.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.engine.Connection) -> None:
+        conn.exec_driver_sql("BEGIN")

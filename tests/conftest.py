@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, g
 from flask_migrate import upgrade
 
 from marketplace import create_app
 from marketplace.config import normalise_database_url
-from marketplace.extensions import db
+from marketplace.extensions import db, limiter
 
 
 def _empty_database(url: str) -> None:
@@ -44,9 +44,16 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
             "DATABASE_URL": url,
             "SECRET_KEY": "test-secret",
             "WTF_CSRF_ENABLED": False,
-            "RATELIMIT_ENABLED": False,
+            "RATELIMIT_STORAGE_URI": "memory://",
         }
     )
+
+    @app.before_request
+    def _load_the_user_per_request() -> None:
+        # Tests share one app context (and so one ``g``) across requests; in production each
+        # request has its own. Drop Flask-Login's cached user so each request loads it afresh.
+        g.pop("_login_user", None)
+
     with app.app_context():
         upgrade()
         from marketplace.demo import ensure_demo_logins, seed
@@ -70,6 +77,7 @@ def _transaction(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     app: Flask = request.getfixturevalue("app")
+    limiter.reset()  # rate limits stay on, as in production, but each test starts afresh
     with app.app_context():
         engines = db.engines
         engine = engines[None]

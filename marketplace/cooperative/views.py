@@ -1,17 +1,128 @@
-"""The cooperative workspace at /cooperative/."""
+"""The cooperative workspace at /cooperative/: its lots, their custody chains, where the gold went.
+
+An officer sees only the cooperative their account is tied to; another cooperative's lot is a
+404, as if it did not exist.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import sqlalchemy as sa
+from flask import Blueprint, abort, render_template
+from sqlalchemy.orm import selectinload
 
 from marketplace.accounts.access import role_required, signed_in_user
 from marketplace.accounts.models import Role
+from marketplace.catalog.models import Jeweller, Piece, PieceGold
+from marketplace.extensions import db
+from marketplace.ledger.models import AccountKind, LedgerAccount
+from marketplace.ledger.services import LotGold, lot_gold
+from marketplace.provenance.models import Cooperative, CustodyEvent, CustodyEventKind, GoldLot
+from marketplace.provenance.services import verify_lot_chain
 
 bp = Blueprint("cooperative", __name__, url_prefix="/cooperative")
+
+
+def _my_cooperative() -> Cooperative:
+    """The officer's cooperative."""
+    user = signed_in_user()
+    coop = db.session.get(Cooperative, user.cooperative_id) if user.cooperative_id else None
+    if coop is None:
+        abort(403)
+    return coop
 
 
 @bp.get("/")
 @role_required(Role.OFFICER)
 def index() -> str:
-    """The workspace home."""
-    return render_template("cooperative/index.html", user=signed_in_user())
+    """The cooperative's lots with where their gold is, and whether each chain verifies."""
+    coop = _my_cooperative()
+    lots = db.session.scalars(
+        sa.select(GoldLot)
+        .where(GoldLot.cooperative_id == coop.id)
+        .order_by(GoldLot.extraction_start.desc(), GoldLot.code)
+        .options(selectinload(GoldLot.custody_events))
+    ).all()
+    figures = lot_gold([lot.id for lot in lots])
+    checks = {lot.id: verify_lot_chain(lot) for lot in lots}
+    held = db.session.execute(
+        sa.select(Jeweller.id, Jeweller.business_name, Jeweller.slug,
+                  sa.func.sum(LedgerAccount.balance))
+        .join(LedgerAccount, LedgerAccount.jeweller_id == Jeweller.id)
+        .join(GoldLot, GoldLot.id == LedgerAccount.lot_id)
+        .where(
+            LedgerAccount.kind == AccountKind.JEWELLER_HELD.value,
+            GoldLot.cooperative_id == coop.id,
+        )
+        .group_by(Jeweller.id, Jeweller.business_name, Jeweller.slug)
+        .order_by(Jeweller.business_name)
+    ).all()
+    return render_template(
+        "cooperative/index.html",
+        coop=coop,
+        lots=lots,
+        figures=figures,
+        checks=checks,
+        held=held,
+        empty=LotGold(),
+    )
+
+
+@bp.get("/lots/<code>")
+@role_required(Role.OFFICER)
+def lot(code: str) -> str:
+    """One of the cooperative's lots: its chain, the transfers and the pieces made from it."""
+    coop = _my_cooperative()
+    found = db.session.scalar(
+        sa.select(GoldLot).where(GoldLot.code == code, GoldLot.cooperative_id == coop.id)
+    )
+    if found is None:
+        abort(404)
+    events = db.session.scalars(
+        sa.select(CustodyEvent)
+        .where(CustodyEvent.lot_id == found.id)
+        .order_by(CustodyEvent.seq)
+        .options(selectinload(CustodyEvent.jeweller))
+    ).all()
+    transfers = [e for e in events if e.kind == CustodyEventKind.TRANSFERRED.value]
+    committed = dict(
+        db.session.execute(
+            sa.select(LedgerAccount.piece_id, sa.func.sum(LedgerAccount.balance))
+            .where(
+                LedgerAccount.lot_id == found.id,
+                LedgerAccount.kind.in_(
+                    [AccountKind.PIECE_COMMITTED.value, AccountKind.PIECE_RESERVED.value]
+                ),
+            )
+            .group_by(LedgerAccount.piece_id)
+        ).all()
+    )
+    sold = dict(
+        db.session.execute(
+            sa.select(LedgerAccount.piece_id, sa.func.sum(LedgerAccount.balance))
+            .where(
+                LedgerAccount.lot_id == found.id,
+                LedgerAccount.kind == AccountKind.LOT_SOLD.value,
+                LedgerAccount.piece_id.is_not(None),
+            )
+            .group_by(LedgerAccount.piece_id)
+        ).all()
+    )
+    pieces = db.session.scalars(
+        sa.select(Piece)
+        .join(PieceGold, PieceGold.piece_id == Piece.id)
+        .where(PieceGold.lot_id == found.id)
+        .order_by(Piece.title)
+        .options(selectinload(Piece.jeweller), selectinload(Piece.gold))
+    ).all()
+    return render_template(
+        "cooperative/lot.html",
+        coop=coop,
+        lot=found,
+        events=events,
+        check=verify_lot_chain(found, events),
+        transfers=transfers,
+        pieces=pieces,
+        committed=committed,
+        sold=sold,
+        gold=lot_gold([found.id]).get(found.id, LotGold()),
+    )
