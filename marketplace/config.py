@@ -83,7 +83,11 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(url)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)
-    if app.config.get("ENV_PRODUCTION") or os.environ.get("FLASK_ENV") == "production":
+    app.config["PRODUCTION"] = (
+        os.environ.get("MARKETPLACE_ENV", "").lower() == "production"
+        or bool(app.config.get("PRODUCTION"))
+    )
+    if app.config["PRODUCTION"]:
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["REMEMBER_COOKIE_SECURE"] = True
 

@@ -92,6 +92,13 @@ def test_environment_overrides_the_defaults(monkeypatch, tmp_path):
     assert app.config["PAYMENT_GATEWAY"] == "sandbox"
 
 
+def test_production_cookies_are_secure(monkeypatch, tmp_path):
+    monkeypatch.setenv("MARKETPLACE_ENV", "production")
+    app = create_app({"SECRET_KEY": "x", "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"})
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
+    assert app.config["SESSION_COOKIE_HTTPONLY"] and app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
 def test_a_crash_rolls_back_what_the_request_wrote_and_shows_the_500_page(app: Flask):
     crashing = create_app(
         {"TESTING": False, "DATABASE_URL": app.config["DATABASE_URL"], "SECRET_KEY": "x"}
