@@ -5,6 +5,15 @@ from marketplace.admin.models import AuditRecord
 from marketplace.catalog.models import Jeweller, Piece, PieceGold, PiecePhoto
 from marketplace.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from marketplace.media.models import MediaFile
+from marketplace.orders.models import (
+    Order,
+    OrderEvent,
+    OrderLine,
+    PremiumLine,
+    Shipment,
+    ShippingRate,
+)
+from marketplace.payments.models import Payment, Refund, WebhookEvent
 from marketplace.premium.models import FxRate, PremiumPolicy
 from marketplace.provenance.models import (
     Cooperative,
@@ -31,6 +40,15 @@ __all__ = [
     "LotEvidence",
     "MediaFile",
     "MembershipReport",
+    "Order",
+    "OrderEvent",
+    "OrderLine",
+    "Payment",
+    "PremiumLine",
+    "Refund",
+    "Shipment",
+    "ShippingRate",
+    "WebhookEvent",
     "Piece",
     "PieceGold",
     "PiecePhoto",

@@ -1,0 +1,1 @@
+"""Orders: cart, checkout, placing (reserving stock and gold), expiry, fulfilment, refunds."""

@@ -1,0 +1,1 @@
+"""Payments: gateways (sandbox, Stripe) behind one interface, payments, refunds, webhooks."""
