@@ -72,6 +72,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.cooperative.views import bp as cooperative_bp
     from marketplace.jeweller.views import bp as jeweller_bp
     from marketplace.media.views import bp as media_bp
+    from marketplace.orders.views import bp as orders_bp
     from marketplace.provenance.views import bp as provenance_bp
     from marketplace.site.views import bp as site_bp
 
@@ -84,5 +85,6 @@ def register_blueprints(app: Flask) -> None:
         jeweller_bp,
         cooperative_bp,
         admin_bp,
+        orders_bp,
     ):
         app.register_blueprint(bp)

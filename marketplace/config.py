@@ -34,6 +34,7 @@ ENV_SETTINGS: dict[str, type] = {
     "MAIL_PASSWORD": str,
     "MAIL_DEFAULT_SENDER": str,
     "CATALOG_PAGE_SIZE": int,
+    "RETURN_WINDOW_DAYS": int,
 }
 
 
@@ -53,6 +54,9 @@ class Defaults:
     SEND_FILE_MAX_AGE_DEFAULT = 3600
     STRIPE_JS_URL = "https://js.stripe.com/v3/"
     RATELIMIT_HEADERS_ENABLED = True
+    SANDBOX_FEE_PERCENT = Decimal("3.5")
+    SANDBOX_FEE_FIXED_MINOR = 50
+    RETURN_WINDOW_DAYS = 14
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
 

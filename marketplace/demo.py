@@ -25,6 +25,7 @@ from marketplace.core.gold import fineness_for_karat, piece_fine_mg
 from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.media.services import open_image, store_bytes, store_photo
+from marketplace.orders.models import ShippingRate
 from marketplace.premium.models import FxRate, PremiumPolicy
 from marketplace.provenance.models import (
     Cooperative,
@@ -225,6 +226,18 @@ def seed_rates() -> None:
                    source="Demo rate"),
             FxRate(base="USD", quote="PEN", rate=Decimal("3.72"), effective_on=date(2025, 7, 1),
                    source="Demo rate"),
+        ]
+    )
+
+
+def seed_shipping_rates() -> None:
+    """Flat shipping per jeweller's parcel: within Peru, and abroad (demo figures)."""
+    db.session.add_all(
+        [
+            ShippingRate(zone="domestic", currency="PEN", amount_minor=1500,
+                         label="Courier within Peru (demo rate)"),
+            ShippingRate(zone="international", currency="PEN", amount_minor=12000,
+                         label="Insured international post (demo rate)"),
         ]
     )
 
@@ -443,6 +456,7 @@ def seed(*, photos: bool = True, progress: Callable[[str], None] = lambda _: Non
     progress("Cooperatives and rates")
     _, members = seed_cooperatives()
     seed_rates()
+    seed_shipping_rates()
     progress("Certified lots with assay, certificate and custody events")
     lots = seed_lots(members, rng)
     progress("Jewellers")

@@ -14,6 +14,7 @@ from marketplace.core.gold import format_grams
 from marketplace.core.gold import grams as grams_exact
 from marketplace.core.money import Money, format_money
 from marketplace.extensions import db
+from marketplace.orders.cart import cart_count
 
 #: UI locale until translations arrive; PEN is always written the Peruvian way (S/ 1,234.50).
 UI_LOCALE = "en"
@@ -81,5 +82,6 @@ def register(app: Flask) -> None:
     app.add_template_filter(grams_column)
     app.add_template_global(media_url)
     app.add_template_global(demo_present)
+    app.add_template_global(cart_count)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -25,6 +25,26 @@ class AccountKind(enum.StrEnum):
     COOP_PREMIUM_PENDING = "coop_premium_pending"
     COOP_PREMIUM_AVAILABLE = "coop_premium_available"
     COOP_PREMIUM_PAID = "coop_premium_paid"
+    JEWELLER_PENDING = "jeweller_pending"
+    JEWELLER_AVAILABLE = "jeweller_available"
+    JEWELLER_PAID = "jeweller_paid"
+    GATEWAY_CLEARING = "gateway_clearing"  # the source: minus what shoppers paid, net of refunds
+    PLATFORM_FEES = "platform_fees"
+    PROCESSOR_FEES = "processor_fees"
+
+
+#: Accounts that may run negative: sources, the platform's own, and payees' available balances
+#: (a refund after a payout is carried into the next payout as a negative balance).
+MAY_GO_NEGATIVE = frozenset(
+    {
+        AccountKind.LOT_REGISTERED,
+        AccountKind.GATEWAY_CLEARING,
+        AccountKind.PLATFORM_FEES,
+        AccountKind.PROCESSOR_FEES,
+        AccountKind.COOP_PREMIUM_AVAILABLE,
+        AccountKind.JEWELLER_AVAILABLE,
+    }
+)
 
 
 #: Gold account kinds a lot's registered mass is spread over.

@@ -19,7 +19,13 @@ from marketplace.core.errors import DomainError, InsufficientBalance, Insufficie
 from marketplace.core.gold import GOLD_UNIT, format_grams
 from marketplace.core.ledger import Posting, check_balanced, net_postings, sorted_for_locking
 from marketplace.extensions import db
-from marketplace.ledger.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
+from marketplace.ledger.models import (
+    MAY_GO_NEGATIVE,
+    AccountKind,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+)
 
 
 @dataclass(frozen=True)
@@ -47,8 +53,8 @@ class AccountRef:
 
     @property
     def may_go_negative(self) -> bool:
-        """Only source accounts run negative (they mirror what entered the books)."""
-        return self.kind is AccountKind.LOT_REGISTERED
+        """Gold never runs negative; see ``MAY_GO_NEGATIVE`` for the money accounts that may."""
+        return self.kind in MAY_GO_NEGATIVE
 
 
 def gold_account(
@@ -62,6 +68,26 @@ def gold_account(
     """A gold (mg of fine gold) account of one lot."""
     return AccountRef(
         kind, GOLD_UNIT, lot_id=lot_id, jeweller_id=jeweller_id, piece_id=piece_id, label=label
+    )
+
+
+def money_account(
+    kind: AccountKind,
+    currency: str,
+    *,
+    jeweller_id: int | None = None,
+    cooperative_id: int | None = None,
+    lot_id: int | None = None,
+    label: str = "",
+) -> AccountRef:
+    """A money account in ``currency`` (minor units)."""
+    return AccountRef(
+        kind,
+        currency,
+        jeweller_id=jeweller_id,
+        cooperative_id=cooperative_id,
+        lot_id=lot_id,
+        label=label,
     )
 
 

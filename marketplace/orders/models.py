@@ -63,9 +63,7 @@ class Order(Base):
     tax_included_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     platform_fee_percent: Mapped[Decimal] = mapped_column(ExactDecimal)
     status: Mapped[str] = mapped_column(sa.String(20), default=OrderStatus.PENDING_PAYMENT.value)
-    payment_status: Mapped[str] = mapped_column(
-        sa.String(20), default=PaymentStatus.UNPAID.value
-    )
+    payment_status: Mapped[str] = mapped_column(sa.String(20), default=PaymentStatus.UNPAID.value)
     placed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -81,9 +79,7 @@ class Order(Base):
     events: Mapped[list[OrderEvent]] = relationship(
         back_populates="order", order_by="OrderEvent.id", cascade="all, delete-orphan"
     )
-    payments: Mapped[list[Payment]] = relationship(
-        back_populates="order", order_by="Payment.id"
-    )
+    payments: Mapped[list[Payment]] = relationship(back_populates="order", order_by="Payment.id")
 
     @property
     def is_domestic(self) -> bool:
@@ -97,8 +93,10 @@ class OrderLine(Base):
     __tablename__ = "order_line"
     __table_args__ = (
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
-        sa.CheckConstraint("refunded_quantity >= 0 AND refunded_quantity <= quantity",
-                           name="refunded_within_quantity"),
+        sa.CheckConstraint(
+            "refunded_quantity >= 0 AND refunded_quantity <= quantity",
+            name="refunded_within_quantity",
+        ),
         sa.CheckConstraint(
             "line_total_minor = premium_minor + platform_fee_minor + jeweller_minor",
             name="split_sums",
@@ -158,9 +156,7 @@ class Shipment(Base):
     order_id: Mapped[int] = mapped_column(sa.ForeignKey("shop_order.id"))
     jeweller_id: Mapped[int] = mapped_column(sa.ForeignKey("jeweller.id"), index=True)
     shipping_minor: Mapped[int] = mapped_column(sa.BigInteger)
-    status: Mapped[str] = mapped_column(
-        sa.String(20), default=FulfilmentStatus.UNFULFILLED.value
-    )
+    status: Mapped[str] = mapped_column(sa.String(20), default=FulfilmentStatus.UNFULFILLED.value)
     carrier: Mapped[str | None] = mapped_column(sa.String(80))
     tracking: Mapped[str | None] = mapped_column(sa.String(120))
     shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

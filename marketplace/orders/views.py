@@ -1,0 +1,304 @@
+"""Buying: the cart, checkout with a review of the premium, payment, and the order page."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy.orm import selectinload
+
+from marketplace.accounts.access import signed_in_user
+from marketplace.catalog.models import Piece, PieceStatus
+from marketplace.core.errors import DomainError
+from marketplace.extensions import db, limiter
+from marketplace.mail import send_template
+from marketplace.orders import services
+from marketplace.orders.cart import clear_cart, get_cart, save_cart
+from marketplace.orders.forms import CheckoutForm, SandboxCardForm
+from marketplace.orders.models import Order, OrderLine, PremiumLine
+from marketplace.payments.gateways import get_gateway
+from marketplace.payments.services import PaymentRefused, pay, payment_for
+
+bp = Blueprint("orders", __name__)
+
+
+def _signer() -> URLSafeSerializer:
+    """Signs guest links to orders."""
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="order-link")
+
+
+def order_link(order: Order, external: bool = False) -> str:
+    """The order page's URL, signed so a guest can open it from the email."""
+    return url_for(
+        "orders.order", number=order.number, key=_signer().dumps(order.number), _external=external
+    )
+
+
+def _can_see(order: Order) -> bool:
+    """The owner, a guest holding a valid signed link, or the browser that placed it."""
+    if current_user.is_authenticated and (
+        order.user_id == current_user.id or current_user.role == "admin"
+    ):
+        return True
+    key = request.args.get("key", "")
+    if key:
+        try:
+            return bool(_signer().loads(key) == order.number)
+        except BadSignature:
+            return False
+    return order.number in session.get("orders", [])
+
+
+def _load(number: str) -> Order:
+    """An order the visitor may see (404 otherwise, never saying it exists)."""
+    order = db.session.scalar(
+        sa.select(Order)
+        .where(Order.number == number)
+        .options(
+            selectinload(Order.lines)
+            .selectinload(OrderLine.premium_lines)
+            .selectinload(PremiumLine.cooperative),
+            selectinload(Order.lines).selectinload(OrderLine.piece),
+            selectinload(Order.shipments),
+        )
+    )
+    if order is None or not _can_see(order):
+        abort(404)
+    return order
+
+
+def _fee_percent() -> Decimal:
+    return Decimal(current_app.config["PLATFORM_FEE_PERCENT"])
+
+
+@bp.get("/cart")
+def cart() -> str:
+    """The cart with prices, and what of them goes to the cooperatives."""
+    items = get_cart()
+    priced = None
+    notes: list[str] = []
+    if items:
+        try:
+            priced = services.price(
+                items, "PE", current_app.config["PLATFORM_CURRENCY"], _fee_percent()
+            )
+        except DomainError as error:
+            notes.append(error.message)
+            live = set(
+                db.session.scalars(
+                    sa.select(Piece.id).where(
+                        Piece.id.in_(list(items)), Piece.status == PieceStatus.ACTIVE.value
+                    )
+                )
+            )
+            save_cart({k: v for k, v in items.items() if k in live})
+    return render_template("orders/cart.html", priced=priced, notes=notes)
+
+
+@bp.post("/cart")
+@limiter.limit("120 per minute")
+def cart_update() -> ResponseReturnValue:
+    """Add a piece, change a quantity (0 removes it)."""
+    items = get_cart()
+    piece_id = request.form.get("piece_id", "")
+    action = request.form.get("action", "add")
+    raw_quantity = request.form.get("quantity", "1").strip()
+    if not piece_id.isdigit():
+        flash("That piece is not in the shop.", "error")
+        return redirect(url_for("orders.cart"))
+    piece = db.session.get(Piece, int(piece_id))
+    if piece is None or piece.status != PieceStatus.ACTIVE.value:
+        flash("That piece is not for sale.", "error")
+        return redirect(url_for("orders.cart"))
+    if (
+        not raw_quantity.isdigit()
+        or int(raw_quantity) > services.MAX_UNITS_PER_LINE
+        or (action == "add" and int(raw_quantity) == 0)
+    ):
+        flash(f"Choose a quantity between 1 and {services.MAX_UNITS_PER_LINE}.", "error")
+        return redirect(request.referrer or url_for("orders.cart"))
+    quantity = int(raw_quantity)
+    wanted = items.get(piece.id, 0) + quantity if action == "add" else quantity
+    if wanted > piece.stock:
+        flash(
+            f"Only {piece.stock} × {piece.title} in stock."
+            if piece.stock
+            else f"Sorry, {piece.title} is sold out.",
+            "error",
+        )
+        wanted = min(wanted, piece.stock)
+    if wanted:
+        items[piece.id] = min(wanted, services.MAX_UNITS_PER_LINE)
+    else:
+        items.pop(piece.id, None)
+    save_cart(items)
+    if action == "add" and wanted:
+        flash(f"{piece.title} is in your cart.", "success")
+    return redirect(url_for("orders.cart"))
+
+
+@bp.route("/checkout", methods=["GET", "POST"])
+def checkout() -> ResponseReturnValue:
+    """Who and where; then the review."""
+    if not get_cart():
+        flash("Your cart is empty.", "info")
+        return redirect(url_for("catalog.index"))
+    saved = session.get("checkout", {})
+    form = CheckoutForm(data=saved if request.method == "GET" else None)
+    if request.method == "GET" and current_user.is_authenticated and not saved:
+        form.email.data = current_user.email
+        form.name.data = current_user.name
+    if form.validate_on_submit():
+        session["checkout"] = {
+            name: getattr(form, name).data or ""
+            for name in (
+                "email",
+                "name",
+                "phone",
+                "country",
+                "region",
+                "city",
+                "address_line1",
+                "address_line2",
+                "postal_code",
+            )
+        }
+        return redirect(url_for("orders.review"))
+    return render_template("orders/checkout.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/checkout/review", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+def review() -> ResponseReturnValue:
+    """Everything before paying: lines, shipping, IGV, and the premium per cooperative."""
+    items = get_cart()
+    saved = session.get("checkout")
+    if not items or not saved:
+        return redirect(url_for("orders.checkout"))
+    address = services.Address(**saved)
+    currency = current_app.config["PLATFORM_CURRENCY"]
+    try:
+        priced = services.price(items, address.country, currency, _fee_percent())
+    except DomainError as error:
+        flash(error.message, "error")
+        return redirect(url_for("orders.cart"))
+    if request.method == "POST":
+        try:
+            order = services.place_order(
+                items,
+                address,
+                user_id=current_user.id if current_user.is_authenticated else None,
+                currency=currency,
+                fee_percent=_fee_percent(),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+            return redirect(url_for("orders.cart"))
+        db.session.commit()
+        clear_cart()
+        session["orders"] = (session.get("orders", []) + [order.number])[-20:]
+        return redirect(
+            url_for("orders.pay_page", number=order.number, key=_signer().dumps(order.number))
+        )
+    return render_template("orders/review.html", priced=priced, address=address)
+
+
+@bp.route("/orders/<number>/pay", methods=["GET", "POST"])
+@limiter.limit("20 per minute", methods=["POST"])
+def pay_page(number: str) -> ResponseReturnValue:
+    """Pay an order: the sandbox card form, or Stripe's card element."""
+    order = services.ensure_fresh(_load(number))
+    key = request.args.get("key", "")
+    if order.status != "pending_payment":
+        if order.status == "expired":
+            flash(
+                "This order expired before it was paid; the pieces went back on the shelf.", "error"
+            )
+        return redirect(url_for("orders.order", number=number, key=key or None))
+    gateway = get_gateway()
+    form = SandboxCardForm()
+    status = 200
+    if gateway.name == "sandbox" and form.validate_on_submit():
+        actor = current_user.email if current_user.is_authenticated else order.email
+        try:
+            paid = pay(order, gateway, request.form, actor)
+        except PaymentRefused as error:
+            db.session.commit()  # keep the failure on record; the shopper can try again
+            form.card_number.errors.append(error.message)
+            status = 402
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+            return redirect(url_for("orders.order", number=number, key=key or None))
+        else:
+            db.session.commit()
+            if paid:
+                send_receipt(order)
+                flash("Thank you! Your order is paid.", "success")
+                return redirect(url_for("orders.order", number=number, key=key or None))
+    elif form.errors:
+        status = 422
+    client: dict[str, str] = {}
+    if gateway.name != "sandbox":
+        payment = payment_for(order, gateway)
+        client = gateway.prepare(payment)
+        db.session.commit()
+    return render_template(
+        "orders/pay.html", order=order, form=form, gateway=gateway.name, client=client, key=key
+    ), status
+
+
+@bp.get("/orders/<number>")
+def order(number: str) -> str:
+    """The order page (the receipt once paid), for its owner or a signed link."""
+    found = services.ensure_fresh(_load(number))
+    return render_template(
+        "orders/order.html",
+        order=found,
+        key=request.args.get("key", ""),
+        fulfilment=services.fulfilment_summary(found),
+    )
+
+
+@bp.get("/account/orders")
+@login_required
+def history() -> str:
+    """The signed-in shopper's orders, newest first."""
+    user = signed_in_user()
+    orders = db.session.scalars(
+        sa.select(Order)
+        .where(Order.user_id == user.id)
+        .order_by(Order.placed_at.desc(), Order.id.desc())
+        .options(selectinload(Order.lines))
+    ).all()
+    return render_template("orders/history.html", orders=orders)
+
+
+def send_receipt(order: Order) -> None:
+    """Mail the receipt (after the commit that booked the payment)."""
+    send_template(
+        order.email,
+        f"Your Oro de Poto order {order.number}",
+        "receipt",
+        order=order,
+        link=order_link(order, external=True),
+        piece_links={
+            line.id: url_for("catalog.piece", slug=line.piece.slug, _external=True)
+            for line in order.lines
+        },
+    )

@@ -1,0 +1,102 @@
+"""Paying an order through a gateway, exactly once however often Pay is pressed.
+
+A payment row is claimed with a compare-and-set (``processing``/``failed`` → ``charging``)
+before the gateway is called, so two simultaneous submissions cannot both charge; the order is
+then booked with ``orders.services.mark_paid``, which is itself idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+
+from marketplace.core.errors import DomainError
+from marketplace.core.states import OrderStatus, PaymentStatus
+from marketplace.db import utcnow
+from marketplace.extensions import db
+from marketplace.orders.models import Order
+from marketplace.orders.services import mark_paid, set_payment_status
+from marketplace.payments.gateways import ChargeResult, PaymentGateway
+from marketplace.payments.models import Payment
+
+
+class PaymentRefused(DomainError):
+    """The card was declined or failed; the shopper may try another."""
+
+
+def payment_for(order: Order, gateway: PaymentGateway) -> Payment:
+    """The order's open payment with this gateway, created on first use (reused on retry)."""
+    payment = db.session.scalar(
+        sa.select(Payment)
+        .where(Payment.order_id == order.id, Payment.gateway == gateway.name)
+        .order_by(Payment.id.desc())
+        .limit(1)
+    )
+    if payment is None:
+        payment = Payment(
+            order_id=order.id,
+            gateway=gateway.name,
+            amount_minor=order.total_minor,
+            currency=order.currency,
+            status="processing",
+        )
+        db.session.add(payment)
+        db.session.flush()
+    return payment
+
+
+def _claim(payment: Payment) -> bool:
+    """Take the right to charge ``payment`` (False if another request holds or used it)."""
+    claimed = db.session.execute(
+        sa.update(Payment)
+        .where(Payment.id == payment.id, Payment.status.in_(["processing", "failed"]))
+        .values(status="charging")
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire(payment, ["status"])
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def settle(order: Order, payment: Payment, result: ChargeResult, actor: str) -> bool:
+    """Record what the gateway said; book the order if the money was taken. True if paid."""
+    if result.succeeded:
+        payment.status = "succeeded"
+        payment.provider_ref = result.provider_ref or payment.provider_ref
+        payment.processor_fee_minor = result.processor_fee
+        payment.settled_at = utcnow()
+        payment.failure_message = None
+        db.session.flush()
+        mark_paid(order, processor_fee=result.processor_fee, actor=actor)
+        return True
+    if result.pending:
+        payment.status = "processing"
+        set_payment_status(order, PaymentStatus.PROCESSING, actor, result.message)
+        return False
+    payment.status = "failed"
+    payment.failure_message = result.message[:300]
+    set_payment_status(order, PaymentStatus.FAILED, actor, result.message)
+    return False
+
+
+def pay(order: Order, gateway: PaymentGateway, form: Mapping[str, str], actor: str) -> bool:
+    """Charge an order once. Returns True when paid; raises PaymentRefused with the message.
+
+    The caller commits; on PaymentRefused it must commit too, so the failure is recorded.
+    """
+    if order.status == OrderStatus.PAID.value or order.payment_status == "paid":
+        return True
+    if order.status != OrderStatus.PENDING_PAYMENT.value:
+        raise DomainError("This order can no longer be paid: it expired. Your cart is kept.")
+    payment = payment_for(order, gateway)
+    if not _claim(payment):
+        # Another submission is charging or has charged it: never charge twice.
+        db.session.refresh(payment)
+        if payment.status == "succeeded":
+            return True
+        raise DomainError("This payment is already being processed. Wait a moment and reload.")
+    result = gateway.charge(payment, form)
+    paid = settle(order, payment, result, actor)
+    if not paid and not result.pending:
+        raise PaymentRefused(result.message)
+    return paid
