@@ -13,7 +13,6 @@ from typing import TypeVar
 
 from marketplace.core.errors import DomainError
 
-
 S = TypeVar("S", bound=enum.StrEnum)
 
 
