@@ -72,6 +72,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.cooperative.views import bp as cooperative_bp
     from marketplace.jeweller.views import bp as jeweller_bp
     from marketplace.media.views import bp as media_bp
+    from marketplace.orders.fulfilment_views import bp as fulfilment_bp
     from marketplace.orders.views import bp as orders_bp
     from marketplace.provenance.views import bp as provenance_bp
     from marketplace.site.views import bp as site_bp
@@ -86,5 +87,6 @@ def register_blueprints(app: Flask) -> None:
         cooperative_bp,
         admin_bp,
         orders_bp,
+        fulfilment_bp,
     ):
         app.register_blueprint(bp)

@@ -93,3 +93,7 @@ def register(app: Flask) -> None:
         click.echo(f"Created {user.role} {user.email}.")
 
     app.cli.add_command(users)
+
+    from marketplace.orders import cli as orders_cli
+
+    orders_cli.register(app)

@@ -50,8 +50,12 @@ def lot(
 def jeweller(approved: bool = True) -> Jeweller:
     """A workshop."""
     n = next(_seq)
-    j = Jeweller(slug=f"test-jeweller-{n}", business_name=f"Test Jeweller {n}", city="Lima",
-                 status="approved" if approved else "pending")
+    j = Jeweller(
+        slug=f"test-jeweller-{n}",
+        business_name=f"Test Jeweller {n}",
+        city="Lima",
+        status="approved" if approved else "pending",
+    )
     db.session.add(j)
     db.session.flush()
     return j
@@ -69,16 +73,65 @@ def piece(
     price_minor: int = 150_000,
 ) -> Piece:
     """An active piece backed by ``lots`` ({lot: fine mg per unit}) with ``stock`` units."""
-    p = create_piece(j, title=title or f"Test piece {next(_seq)}", category=category,
-                     karat=karat, gross_mg=gross_mg, price_minor=price_minor)
+    p = create_piece(
+        j,
+        title=title or f"Test piece {next(_seq)}",
+        category=category,
+        karat=karat,
+        gross_mg=gross_mg,
+        price_minor=price_minor,
+    )
     if lots == {}:
         return p  # a draft the caller backs itself
     if lots is None:
         source = lot()
-        transfer_to_jeweller(source, j, p.fine_mg * max(stock, 1) * 2, invoice_ref="T-1",
-                             actor="test")
+        transfer_to_jeweller(
+            source, j, p.fine_mg * max(stock, 1) * 2, invoice_ref="T-1", actor="test"
+        )
         lots = {source: p.fine_mg}
     back_piece(p, {lot_.id: mg for lot_, mg in lots.items()}, actor="test")
     set_stock(p, stock, actor="test")
     publish(p)
     return p
+
+
+def address(**changes: str):  # type: ignore[no-untyped-def]
+    """A Peruvian delivery address."""
+    from marketplace.orders.services import Address
+
+    values = dict(
+        email="ana@example.org",
+        name="Ana Quispe",
+        country="PE",
+        region="Puno",
+        city="Juliaca",
+        address_line1="Jr. Lima 123",
+    )
+    values.update(changes)
+    return Address(**values)
+
+
+def order(items: dict[Piece, int], **address_changes: str):  # type: ignore[no-untyped-def]
+    """A placed (unpaid) order of {piece: quantity}."""
+    from marketplace.orders.services import place_order
+
+    return place_order(
+        {p.id: q for p, q in items.items()},
+        address(**address_changes),
+        user_id=None,
+        currency="PEN",
+        fee_percent=Decimal("8"),
+    )
+
+
+def paid_order(items: dict[Piece, int], **address_changes: str):  # type: ignore[no-untyped-def]
+    """A placed order paid with the sandbox's good card."""
+    from marketplace.payments.gateways import SandboxGateway
+    from marketplace.payments.services import pay
+
+    placed = order(items, **address_changes)
+    assert pay(placed, SandboxGateway(), GOOD_CARD, actor="test")
+    return placed
+
+
+GOOD_CARD = {"card_number": "4242 4242 4242 4242", "expiry": "12/39", "cvc": "123"}

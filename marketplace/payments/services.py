@@ -26,7 +26,12 @@ class PaymentRefused(DomainError):
 
 
 def payment_for(order: Order, gateway: PaymentGateway) -> Payment:
-    """The order's open payment with this gateway, created on first use (reused on retry)."""
+    """The order's open payment with this gateway, created on first use (reused on retry).
+
+    The order row is locked first (``SELECT ... FOR UPDATE``), so two simultaneous requests
+    cannot both create a payment; the second finds the first's.
+    """
+    db.session.execute(sa.select(Order.id).where(Order.id == order.id).with_for_update())
     payment = db.session.scalar(
         sa.select(Payment)
         .where(Payment.order_id == order.id, Payment.gateway == gateway.name)
