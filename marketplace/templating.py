@@ -6,6 +6,7 @@ import time
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal
 from flask import Flask, url_for
@@ -59,6 +60,13 @@ def grams_column(mg: int | None) -> str:
     return format_decimal(grams_exact(int(mg or 0)), format="#,##0.000", locale=UI_LOCALE) + "\xa0g"
 
 
+def country_name(code: str | None) -> str:
+    """An ISO country code as its name: "PE" → "Peru"."""
+    if not code:
+        return ""
+    return str(Locale.parse(UI_LOCALE).territories.get(code, code))
+
+
 def day(value: date | datetime | None, fmt: str = "medium") -> str:
     """A date as "12 Mar 2025" ("" for none)."""
     if value is None:
@@ -79,6 +87,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(grams)
     app.add_template_filter(day)
     app.add_template_filter(number)
+    app.add_template_filter(country_name)
     app.add_template_filter(grams_column)
     app.add_template_global(media_url)
     app.add_template_global(demo_present)
