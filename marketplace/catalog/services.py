@@ -14,12 +14,21 @@ from collections.abc import Mapping
 
 import sqlalchemy as sa
 
-from marketplace.catalog.models import Category, Jeweller, Piece, PieceGold, PieceStatus
+from marketplace.catalog.models import (
+    Category,
+    Jeweller,
+    Piece,
+    PieceGold,
+    PiecePhoto,
+    PieceStatus,
+)
 from marketplace.core.errors import DomainError, InsufficientGold, InvalidQuantity
 from marketplace.core.gold import fineness_for_karat, format_grams, piece_fine_mg
 from marketplace.extensions import db
 from marketplace.ledger.models import AccountKind
 from marketplace.ledger.services import AccountRef, gold_account, jeweller_gold, post_transaction
+from marketplace.media.models import MediaFile
+from marketplace.media.services import open_image, store_photo
 from marketplace.provenance.models import CustodyEventKind, GoldLot
 from marketplace.provenance.services import append_custody_event
 
@@ -209,3 +218,151 @@ def publish(piece: Piece) -> None:
         raise DomainError("A piece must be backed with certified gold before it is listed.")
     piece.status = PieceStatus.ACTIVE.value
     db.session.flush()
+
+
+# --- Jeweller workspace: workshop slugs, editing, archiving and photos of a piece -------------
+
+#: Photos a piece may carry; more slows the page on a phone at altitude without adding much.
+MAX_PHOTOS_PER_PIECE = 10
+
+
+def unique_jeweller_slug(text: str) -> str:
+    """A slug for a new workshop, suffixed with a number if taken ("taller-qori-2")."""
+    base = slugify(text)[:70]
+    if base == "piece" and "piece" not in text.lower():
+        base = "workshop"  # a name with no ASCII letters or digits
+    taken = set(
+        db.session.scalars(
+            sa.select(Jeweller.slug).where(
+                sa.or_(Jeweller.slug == base, Jeweller.slug.like(f"{base}-%"))
+            )
+        )
+    )
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def update_piece(
+    piece: Piece,
+    *,
+    title: str,
+    category: str,
+    karat: int,
+    gross_mg: int,
+    price_minor: int,
+    description: str = "",
+) -> None:
+    """Change what a piece is and costs.
+
+    Karat and gross weight decide the fine gold, and every unit on the shelf holds committed gold
+    of exactly that mass, so they can only change while the stock is 0. When the fine gold
+    changes the old backing no longer adds up and is dropped: the piece must be backed again.
+    """
+    if category not in {c.value for c in Category}:
+        raise DomainError(f"Unknown category {category!r}.")
+    if not isinstance(price_minor, int) or isinstance(price_minor, bool) or price_minor <= 0:
+        raise InvalidQuantity("The price must be a positive amount.")
+    fineness = fineness_for_karat(karat)
+    fine = piece_fine_mg(gross_mg, fineness)
+    if fine <= 0:
+        raise InvalidQuantity("The gross weight must be more than 0 g.")
+    if (karat != piece.karat or gross_mg != piece.gross_mg) and piece.stock > 0:
+        raise DomainError(
+            "Set stock to 0 before changing karat or weight: the units on the shelf hold "
+            f"{format_grams(piece.fine_mg, 'en')} of fine gold each."
+        )
+    with db.session.begin_nested():
+        if fine != piece.fine_mg:
+            for g in list(piece.gold):
+                piece.gold.remove(g)
+        piece.title = title
+        piece.description = description
+        piece.category = category
+        piece.karat = karat
+        piece.fineness = fineness
+        piece.gross_mg = gross_mg
+        piece.fine_mg = fine
+        piece.price_minor = price_minor
+        db.session.flush()
+
+
+def archive_piece(piece: Piece, *, actor: str) -> None:
+    """Take a piece off the catalog for good: its stock goes to 0 (the gold returns) first."""
+    with db.session.begin_nested():
+        set_stock(piece, 0, actor=actor)
+        piece.status = PieceStatus.ARCHIVED.value
+        db.session.flush()
+
+
+def unpublish(piece: Piece) -> None:
+    """Back to draft: hidden from the catalog, stock and backing kept."""
+    piece.status = PieceStatus.DRAFT.value
+    db.session.flush()
+
+
+def add_piece_photo(
+    piece: Piece, data: bytes, *, alt: str, original_name: str | None = None
+) -> PiecePhoto:
+    """Check an upload is a safe JPEG, PNG or WebP, re-encode it and add it to the piece."""
+    alt = " ".join(alt.split())
+    if not alt:
+        raise DomainError("Describe the photo in a few words for people who cannot see it.")
+    count = db.session.scalar(
+        sa.select(sa.func.count(PiecePhoto.id)).where(PiecePhoto.piece_id == piece.id)
+    )
+    if (count or 0) >= MAX_PHOTOS_PER_PIECE:
+        raise DomainError(
+            f"A piece can have {MAX_PHOTOS_PER_PIECE} photos; delete one before adding another."
+        )
+    image = open_image(data)
+    last = db.session.scalar(
+        sa.select(sa.func.max(PiecePhoto.position)).where(PiecePhoto.piece_id == piece.id)
+    )
+    with db.session.begin_nested():
+        full, thumb = store_photo(image, original_name=(original_name or None))
+        photo = PiecePhoto(
+            piece_id=piece.id,
+            position=(last + 1) if last is not None else 0,
+            alt=alt[:300],
+            image_id=full.id,
+            thumb_id=thumb.id,
+        )
+        db.session.add(photo)
+        db.session.flush()
+    db.session.expire(piece, ["photos"])
+    return photo
+
+
+def remove_piece_photo(piece: Piece, photo_id: int) -> None:
+    """Delete one of the piece's photos, and its stored files when nothing else uses them."""
+    photo = db.session.scalar(
+        sa.select(PiecePhoto).where(PiecePhoto.id == photo_id, PiecePhoto.piece_id == piece.id)
+    )
+    if photo is None:
+        raise DomainError("That photo is not one of this piece's photos.")
+    media_ids = {photo.image_id, photo.thumb_id}
+    with db.session.begin_nested():
+        db.session.delete(photo)
+        db.session.flush()
+    db.session.expire(piece, ["photos"])
+    for media_id in media_ids:
+        still_used = db.session.scalar(
+            sa.select(sa.exists().where(
+                sa.or_(PiecePhoto.image_id == media_id, PiecePhoto.thumb_id == media_id)
+            ))
+        )
+        media = db.session.get(MediaFile, media_id)
+        if still_used or media is None:
+            continue
+        # Files are shared by content; another feature may point at this one (a lot's
+        # evidence, say). The foreign key says so; then the file simply stays.
+        try:
+            with db.session.begin_nested():
+                db.session.delete(media)
+                db.session.flush()
+        except sa.exc.IntegrityError:
+            pass

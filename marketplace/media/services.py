@@ -17,6 +17,11 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 PHOTO_SIDE = 1200
 THUMB_SIDE = 360
+#: The only decoders an upload is handed to.
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")
+_TOO_MANY_PIXELS = (
+    f"The photo has too many pixels; use one under {MAX_PIXELS // 1_000_000} megapixels."
+)
 
 
 class InvalidImage(DomainError):
@@ -56,28 +61,50 @@ def _encode_jpeg(image: Image.Image, side: int) -> tuple[bytes, int, int]:
 
 
 def open_image(data: bytes) -> Image.Image:
-    """Open and fully decode an upload, refusing what is not a safe raster image."""
+    """Open and fully decode an upload, refusing what is not a safe raster image.
+
+    Only the JPEG, PNG and WebP decoders are ever tried (so an SVG, a PDF or a text file renamed
+    ``.jpg`` never reaches another parser), the declared size is checked before any pixel is
+    decoded (so a small file declaring a huge image cannot exhaust memory), and the result is a
+    plain RGB image: orientation applied, transparency laid on white, metadata left behind.
+    """
+    if not data:
+        raise InvalidImage("The file is empty; choose a JPEG, PNG or WebP photo.")
     if len(data) > MAX_UPLOAD_BYTES:
         raise InvalidImage(
-            f"The photo is {len(data) // (1024 * 1024)} MB; the limit is "
-            f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+            f"The photo is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB, the limit for one "
+            "photo. Make it smaller and try again."
         )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            if image.format not in {"JPEG", "PNG", "WEBP"}:
+            image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+            if image.format not in ALLOWED_FORMATS:
                 raise InvalidImage("Upload a JPEG, PNG or WebP photo.")
+            if image.width < 1 or image.height < 1:
+                raise InvalidImage("That file is not a photo we can read (JPEG, PNG or WebP).")
             if image.width * image.height > MAX_PIXELS:
-                raise InvalidImage("The photo has too many pixels; use one under 40 megapixels.")
+                raise InvalidImage(_TOO_MANY_PIXELS)
             image.load()
+            return _flatten(ImageOps.exif_transpose(image))
     except InvalidImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise InvalidImage("The photo has too many pixels; use one under 40 megapixels.") from error
+        raise InvalidImage(_TOO_MANY_PIXELS) from error
     except Exception as error:  # noqa: BLE001 - any decoder failure means "not an image"
         raise InvalidImage("That file is not a photo we can read (JPEG, PNG or WebP).") from error
-    return ImageOps.exif_transpose(image).convert("RGB")
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """An RGB copy; transparent parts become white (not black) as on the shop's pages."""
+    if image.mode in {"RGBA", "LA", "PA"} or (
+        image.mode == "P" and "transparency" in image.info
+    ):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
 
 
 def store_photo(

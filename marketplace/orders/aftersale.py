@@ -31,7 +31,8 @@ from marketplace.ledger.services import AccountRef, money_account, post_transact
 from marketplace.orders.models import Order, OrderLine, Shipment
 from marketplace.orders.services import (
     _compare_and_set_status,
-    _gold_moves,
+    _line_gold_moves,
+    frozen_gold,
     record_event,
     set_payment_status,
 )
@@ -422,7 +423,8 @@ def _reverse_books(order: Order, plan: RefundPlan) -> None:
 
 
 def _return_units(order: Order, plan: RefundPlan) -> None:
-    """Refunded units go back on the shelf (or their gold back to the jeweller if archived)."""
+    """Refunded units go back on the shelf with their gold, or, when the piece was archived or
+    re-backed since the sale, their gold goes back to the jeweller's holdings."""
     from marketplace.catalog.models import Piece
 
     lines = {line.id: line for line in order.lines}
@@ -430,7 +432,8 @@ def _return_units(order: Order, plan: RefundPlan) -> None:
     for line_id, count in plan.units.items():
         line = lines[line_id]
         piece = line.piece
-        if piece.status == PieceStatus.ACTIVE.value:
+        same_backing = {g.lot_id: g.fine_mg_per_unit for g in piece.gold} == frozen_gold(line)
+        if piece.status == PieceStatus.ACTIVE.value and same_backing:
             db.session.execute(
                 sa.update(Piece)
                 .where(Piece.id == piece.id)
@@ -438,9 +441,11 @@ def _return_units(order: Order, plan: RefundPlan) -> None:
                 .execution_options(synchronize_session=False)
             )
             db.session.expire(piece, ["stock"])
-            gold += _gold_moves(piece, count, AccountKind.LOT_SOLD, AccountKind.PIECE_COMMITTED)
+            gold += _line_gold_moves(line, count, AccountKind.LOT_SOLD, AccountKind.PIECE_COMMITTED)
         else:
-            gold += _gold_moves(piece, count, AccountKind.LOT_SOLD, AccountKind.JEWELLER_HELD)
+            # Archived, or re-backed since the sale: the gold goes back to the jeweller's
+            # holdings, and the jeweller decides what to make of it.
+            gold += _line_gold_moves(line, count, AccountKind.LOT_SOLD, AccountKind.JEWELLER_HELD)
         line.refunded_quantity += count
         line.refunded_minor += line.unit_price_minor * count
     post_transaction("order_return", f"Refund on order {order.number}: gold back", gold)

@@ -147,6 +147,24 @@ def _gold_moves(
     return moves
 
 
+def frozen_gold(line: OrderLine) -> dict[int, int]:
+    """Fine mg per unit from each lot, as frozen on the line when the order was placed."""
+    return {p.lot_id: p.fine_mg // line.quantity for p in line.premium_lines}
+
+
+def _line_gold_moves(
+    line: OrderLine, units: int, source: AccountKind, target: AccountKind
+) -> list[tuple[AccountRef, int]]:
+    """Postings moving the gold of ``units`` units of an order line, by its frozen lots (so a
+    piece re-backed after the sale still sells and refunds the gold it was sold with)."""
+    moves: list[tuple[AccountRef, int]] = []
+    for lot_id, per_unit in frozen_gold(line).items():
+        mg = per_unit * units
+        moves.append((_piece_gold(source, lot_id, line.piece), -mg))
+        moves.append((_piece_gold(target, lot_id, line.piece), mg))
+    return moves
+
+
 def _piece_gold(kind: AccountKind, lot_id: int, piece: Piece) -> AccountRef:
     """A piece's gold account of one lot (held-by-jeweller accounts are per jeweller)."""
     if kind is AccountKind.JEWELLER_HELD:
@@ -285,8 +303,8 @@ def _release(order: Order, memo: str, key: str) -> None:
             .execution_options(synchronize_session=False)
         )
         db.session.expire(line.piece, ["stock"])
-        gold += _gold_moves(
-            line.piece, line.quantity, AccountKind.PIECE_RESERVED, AccountKind.PIECE_COMMITTED
+        gold += _line_gold_moves(
+            line, line.quantity, AccountKind.PIECE_RESERVED, AccountKind.PIECE_COMMITTED
         )
     post_transaction("order_released", memo, gold, idempotency_key=key)
 
@@ -386,8 +404,8 @@ def mark_paid(order: Order, *, processor_fee: int, actor: str) -> bool:
         )
         gold: list[tuple[AccountRef, int]] = []
         for line in order.lines:
-            gold += _gold_moves(
-                line.piece, line.quantity, AccountKind.PIECE_RESERVED, AccountKind.LOT_SOLD
+            gold += _line_gold_moves(
+                line, line.quantity, AccountKind.PIECE_RESERVED, AccountKind.LOT_SOLD
             )
         post_transaction(
             "order_sold",
@@ -396,14 +414,14 @@ def mark_paid(order: Order, *, processor_fee: int, actor: str) -> bool:
             idempotency_key=f"order:{order.id}:sold",
         )
         for line in order.lines:
-            for g in line.piece.gold:
+            for p in line.premium_lines:
                 append_custody_event(
-                    g.lot,
+                    p.lot,
                     CustodyEventKind.SOLD,
                     actor="Oro de Poto marketplace",
                     jeweller_id=line.jeweller_id,
                     piece_id=line.piece_id,
-                    fine_mg=g.fine_mg_per_unit * line.quantity,
+                    fine_mg=p.fine_mg,
                     details={
                         "order": order.number,
                         "piece": line.piece.slug,

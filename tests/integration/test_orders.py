@@ -350,3 +350,29 @@ def test_refund_splits_always_sum_to_what_is_refunded(quantity, weights, fee, un
         assert back == unit * n
         assert all(part >= 0 for part in after.premium.values())
         kept -= n
+
+
+def test_a_refund_after_re_backing_returns_the_sold_gold_to_the_jeweller(app):
+    from marketplace.catalog.services import back_piece
+    from marketplace.ledger.services import jeweller_gold
+    from marketplace.provenance.services import transfer_to_jeweller
+
+    piece = _piece(stock=2)
+    order = factories.paid_order({piece: 1})
+    sold_lots = {p.lot_id: p.fine_mg for p in order.lines[0].premium_lines}
+    new_lot = factories.lot()
+    transfer_to_jeweller(new_lot, piece.jeweller, 100_000, invoice_ref="T2", actor="test")
+    back_piece(piece, {new_lot.id: piece.fine_mg}, actor="test")
+    held_before = jeweller_gold(piece.jeweller_id)
+    stock_before = piece.stock
+
+    aftersale.refund(order, {order.lines[0].id: 1}, SandboxGateway(), actor="a", reason="r")
+
+    held_after = jeweller_gold(piece.jeweller_id)
+    for lot_id, mg in sold_lots.items():
+        assert held_after[lot_id] == held_before[lot_id] + mg
+        assert _balance(AccountKind.LOT_SOLD, piece_id=piece.id, lot_id=lot_id) == 0
+        assert lot_gold([lot_id])[lot_id].balances
+    db.session.refresh(piece)
+    assert piece.stock == stock_before
+    _transactions_balance()

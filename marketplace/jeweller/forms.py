@@ -1,0 +1,370 @@
+"""Forms of the jeweller's workspace (CSRF-protected by Flask-WTF).
+
+Weights and prices are typed by people, so they are read as text and parsed exactly with
+``Decimal``: grams to whole milligrams, soles to whole céntimos. Anything that is not a plain
+amount (a comma for the decimal point, too many decimals, zero, a negative, an absurd value)
+gets a message saying what to type instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import (
+    Field,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from marketplace.catalog.models import Category, FairtradeStatus, PieceStatus
+from marketplace.core.gold import KARAT_FINENESS
+from marketplace.core.money import to_minor
+from marketplace.jeweller.services import INVALID_RUC, ruc_is_valid
+
+MAX_GROSS_MG = 1_000_000  # 1 kg: no piece of jewellery weighs more
+MAX_PRICE_MINOR = 100_000_000  # S/ 1,000,000
+MAX_STOCK = 10_000
+
+#: Peru's 24 departments and the Constitutional Province of Callao.
+REGIONS = [
+    "Amazonas", "Áncash", "Apurímac", "Arequipa", "Ayacucho", "Cajamarca", "Callao", "Cusco",
+    "Huancavelica", "Huánuco", "Ica", "Junín", "La Libertad", "Lambayeque", "Lima", "Loreto",
+    "Madre de Dios", "Moquegua", "Pasco", "Piura", "Puno", "San Martín", "Tacna", "Tumbes",
+    "Ucayali",
+]
+
+CATEGORY_LABELS = {
+    Category.RING.value: "Ring",
+    Category.CHAIN.value: "Chain",
+    Category.EARRINGS.value: "Earrings",
+    Category.BRACELET.value: "Bracelet",
+    Category.PENDANT.value: "Pendant",
+}
+STATUS_LABELS = {
+    PieceStatus.DRAFT.value: "Draft: only you see it",
+    PieceStatus.ACTIVE.value: "Active: in the shop",
+    PieceStatus.ARCHIVED.value: "Archived: off the shop for good, stock returned",
+}
+FAIRTRADE_LABELS = {
+    FairtradeStatus.NONE.value: "Not registered with Fairtrade",
+    FairtradeStatus.LICENSEE.value: "Fairtrade licensee (may stamp the mark)",
+    FairtradeStatus.REGISTERED_GOLDSMITH.value:
+        "Registered goldsmith (under 500 g a year; may not stamp the mark)",
+}
+
+_PLAIN_NUMBER = re.compile(r"\d{1,12}(?:\.\d{1,12})?")
+_GROUPED_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d{1,12})?")
+
+
+def parse_grams(text: str) -> int:
+    """Grams as typed ("3.75", "3.751 g") → whole milligrams (3750); ValueError with a message."""
+    raw = text.strip().lower().removesuffix("g").strip()
+    if raw.startswith("-"):
+        raise ValueError("The weight must be more than 0 g.")
+    if "," in raw:
+        raise ValueError("Use a point for decimals, like 3.75 (not 3,75).")
+    if not _PLAIN_NUMBER.fullmatch(raw):
+        raise ValueError("Give the gross weight in grams, like 3.75.")
+    mg = Decimal(raw) * 1000
+    if mg != mg.to_integral_value():
+        raise ValueError("Weigh to the milligram: at most 3 decimals, like 3.751.")
+    if mg <= 0:
+        raise ValueError("The weight must be more than 0 g.")
+    if mg > MAX_GROSS_MG:
+        raise ValueError("That is over 1 kg; check the weight (in grams, like 3.75).")
+    return int(mg)
+
+
+def parse_soles(text: str) -> int:
+    """Soles as typed ("1250.50", "S/ 1,250.50") → céntimos (125050); ValueError with a message."""
+    raw = text.strip()
+    for prefix in ("S/.", "S/", "s/.", "s/"):
+        raw = raw.removeprefix(prefix)
+    raw = raw.strip()
+    if raw.startswith("-"):
+        raise ValueError("The price must be more than S/ 0.")
+    if _GROUPED_NUMBER.fullmatch(raw):
+        raw = raw.replace(",", "")
+    elif "," in raw:
+        raise ValueError("Write the price like 1250.50 or 1,250.50 (a point before the céntimos).")
+    if not _PLAIN_NUMBER.fullmatch(raw):
+        raise ValueError("Give the price in soles, like 1250 or 1250.50.")
+    value = Decimal(raw)
+    if value * 100 != (value * 100).to_integral_value():
+        raise ValueError("Prices go to the céntimo: at most 2 decimals.")
+    minor = to_minor(value, "PEN")
+    if minor <= 0:
+        raise ValueError("The price must be more than S/ 0.")
+    if minor > MAX_PRICE_MINOR:
+        raise ValueError("That is over S/ 1,000,000; check the price.")
+    return minor
+
+
+class _ParsedField(StringField):
+    """Text parsed into a whole number; ``data`` is the number, the text is shown back as typed."""
+
+    def parse(self, text: str) -> int:
+        """Turn the text into the number (ValueError with a message otherwise)."""
+        raise NotImplementedError
+
+    def show(self, value: int) -> str:
+        """How a stored number is written in the field."""
+        return str(value)
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Parse the submitted text; an empty field leaves ``data`` None."""
+        self.data = None
+        if valuelist and str(valuelist[0]).strip():
+            self.data = self.parse(str(valuelist[0])[:40])
+
+    def _value(self) -> str:
+        """The text to put back in the input."""
+        if self.raw_data:
+            return str(self.raw_data[0])[:40]
+        return self.show(self.data) if isinstance(self.data, int) else ""
+
+
+class GramsField(_ParsedField):
+    """A weight in grams, kept as whole milligrams."""
+
+    def parse(self, text: str) -> int:
+        """Grams → mg."""
+        return parse_grams(text)
+
+    def show(self, value: int) -> str:
+        """mg → "3.750"."""
+        return format(Decimal(value).scaleb(-3), "f")
+
+
+class SolesField(_ParsedField):
+    """A price in soles, kept as whole céntimos."""
+
+    def parse(self, text: str) -> int:
+        """Soles → céntimos."""
+        return parse_soles(text)
+
+    def show(self, value: int) -> str:
+        """céntimos → "1250.50"."""
+        return format(Decimal(value).scaleb(-2), "f")
+
+
+class ChoiceField(SelectField):
+    """A select whose refusal says what to choose."""
+
+    def __init__(
+        self, *args: Any, invalid: str = "Choose one of the options.", **kwargs: Any
+    ) -> None:
+        """``invalid`` is the message for a value that is not one of the choices."""
+        super().__init__(*args, **kwargs)
+        self.invalid = invalid
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Coerce the value; an uncoercible one is refused in ``pre_validate``."""
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+
+    def pre_validate(self, form: Any) -> None:
+        """Refuse anything that is not one of the choices."""
+        if self.data is None or not any(choice.selected for choice in self.iter_choices()):
+            raise ValidationError(self.invalid)
+
+
+def _options(pairs: Iterable[tuple[object, str]]) -> list[SelectChoice]:
+    """Select options from (value, label) pairs."""
+    return [SelectChoice(str(value), label) for value, label in pairs]
+
+
+def _ruc(form: Any, field: Field) -> None:
+    """The RUC must pass SUNAT's rules (python-stdnum)."""
+    if field.data and not ruc_is_valid(field.data):
+        raise ValidationError(INVALID_RUC)
+
+
+class ApplicationForm(FlaskForm):
+    """Apply to sell on the marketplace."""
+
+    business_name = StringField(
+        "Business name",
+        validators=[DataRequired(message="Enter the name of your business."),
+                    Length(max=200, message="Keep the name under 200 characters.")],
+        render_kw={"autocomplete": "organization"},
+    )
+    ruc = StringField(
+        "RUC",
+        validators=[DataRequired(message="Enter your RUC (11 digits)."), Length(max=20), _ruc],
+        render_kw={"inputmode": "numeric", "autocomplete": "off"},
+    )
+    city = StringField(
+        "City",
+        validators=[DataRequired(message="Enter the city of your workshop."),
+                    Length(max=80, message="Keep the city under 80 characters.")],
+        render_kw={"autocomplete": "address-level2"},
+    )
+    region = ChoiceField(
+        "Region",
+        choices=_options([("", "Choose a region"), *((r, r) for r in REGIONS)]),
+        validators=[DataRequired(message="Choose the region of your workshop.")],
+        invalid="Choose the region of your workshop.",
+    )
+    story = TextAreaField(
+        "Your story",
+        validators=[Length(max=4000, message="Keep the story under 4,000 characters.")],
+    )
+    fairtrade_status = ChoiceField(
+        "Fairtrade",
+        choices=_options(FAIRTRADE_LABELS.items()),
+        default=FairtradeStatus.NONE.value,
+        invalid="Choose how you work with Fairtrade.",
+    )
+    fairtrade_number = StringField(
+        "Fairtrade licence or registration number",
+        validators=[Length(max=40, message="Keep the number under 40 characters.")],
+    )
+
+    def validate_fairtrade_number(self, field: Field) -> None:
+        """Licensees and registered goldsmiths give their number."""
+        if self.fairtrade_status.data != FairtradeStatus.NONE.value and not (
+            field.data or ""
+        ).strip():
+            raise ValidationError("Give your Fairtrade licence or registration number.")
+
+
+class PieceForm(FlaskForm):
+    """What a piece is and costs."""
+
+    title = StringField(
+        "Title",
+        validators=[DataRequired(message="Give the piece a title."),
+                    Length(max=200, message="Keep the title under 200 characters.")],
+    )
+    description = TextAreaField(
+        "Description",
+        validators=[Length(max=5000, message="Keep the description under 5,000 characters.")],
+    )
+    category = ChoiceField(
+        "Category", choices=_options(CATEGORY_LABELS.items()), invalid="Choose a category."
+    )
+    karat = ChoiceField(
+        "Karat",
+        coerce=int,
+        choices=_options(
+            (k, f"{k}k ({f}‰ gold)") for k, f in sorted(KARAT_FINENESS.items(), reverse=True)
+        ),
+        default=18,
+        invalid="Choose a karat: 24k, 22k, 18k, 14k, 10k or 9k.",
+    )
+    gross_weight = GramsField(
+        "Gross weight (grams)",
+        validators=[InputRequired(message="Enter the gross weight in grams, like 3.75.")],
+        render_kw={"inputmode": "decimal"},
+    )
+    price = SolesField(
+        "Price (soles)",
+        validators=[InputRequired(message="Enter the price in soles, like 1250.50.")],
+        render_kw={"inputmode": "decimal"},
+    )
+
+
+class EditPieceForm(PieceForm):
+    """A piece's details and where it stands."""
+
+    status = ChoiceField(
+        "Status",
+        choices=_options(STATUS_LABELS.items()),
+        invalid="Choose draft, active or archived.",
+    )
+
+
+class StockForm(FlaskForm):
+    """Units on the shelf."""
+
+    stock = IntegerField(
+        "Units in stock",
+        validators=[
+            InputRequired(message="Enter how many units are on the shelf, like 3."),
+            NumberRange(min=0, max=MAX_STOCK,
+                        message=f"Enter a whole number from 0 to {MAX_STOCK:,}."),
+        ],
+        render_kw={"inputmode": "numeric", "min": 0, "max": MAX_STOCK},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Say plainly when the text is not a whole number."""
+        super().__init__(*args, **kwargs)
+        self.stock.process_errors = [
+            "Enter a whole number of units, like 3." for _ in self.stock.process_errors
+        ]
+
+
+class PhotoForm(FlaskForm):
+    """Upload a photo of a piece."""
+
+    photo = FileField(
+        "Photo",
+        validators=[
+            FileRequired(message="Choose a photo to upload."),
+            FileAllowed(["jpg", "jpeg", "png", "webp"],
+                        message="Upload a JPEG, PNG or WebP photo (.jpg, .png or .webp)."),
+        ],
+        render_kw={"accept": "image/jpeg,image/png,image/webp"},
+    )
+    alt = StringField(
+        "What the photo shows",
+        validators=[DataRequired(message="Describe the photo in a few words for people who "
+                                         "cannot see it."),
+                    Length(max=300, message="Keep the description under 300 characters.")],
+    )
+
+
+class DeletePhotoForm(FlaskForm):
+    """A button that deletes one photo (the form carries only the CSRF token)."""
+
+
+def lot_field_name(lot_id: int) -> str:
+    """The form field of a lot on the backing page."""
+    return f"lot_{lot_id}"
+
+
+def backing_form(lots: Iterable[tuple[int, str]], current: Mapping[int, int]) -> FlaskForm:
+    """A form with one "mg of fine gold per unit" field per lot (id, label) the workshop holds."""
+
+    class BackingForm(FlaskForm):
+        """Fine gold per unit, lot by lot."""
+
+    for lot_id, label in lots:
+        setattr(
+            BackingForm,
+            lot_field_name(lot_id),
+            IntegerField(
+                label,
+                validators=[
+                    Optional(),
+                    NumberRange(min=0, max=MAX_GROSS_MG,
+                                message="Enter whole milligrams, 0 or more, like 2250."),
+                ],
+                render_kw={"inputmode": "numeric", "min": 0},
+            ),
+        )
+    data = {lot_field_name(lot_id): mg for lot_id, mg in current.items()}
+    form = BackingForm(data=data)
+    for field in form:
+        if getattr(field, "process_errors", None):
+            field.process_errors = ["Enter whole milligrams, like 2250 (no decimals)."]
+    return form
+
+
+def allocation_from(form: FlaskForm, lot_ids: Iterable[int]) -> dict[int, int]:
+    """The {lot id: mg per unit} a backing form asks for (blank fields count as 0)."""
+    return {lot_id: int(form[lot_field_name(lot_id)].data or 0) for lot_id in lot_ids}
