@@ -23,6 +23,7 @@ from marketplace.provenance.models import (
     CustodyEvent,
     CustodyEventKind,
     GoldLot,
+    LotEvidence,
     TraceabilityModel,
 )
 
@@ -191,3 +192,208 @@ def chain_links(lot: GoldLot, events: Iterable[CustodyEvent] | None = None) -> l
 def verify_lot_chain(lot: GoldLot, events: Iterable[CustodyEvent] | None = None) -> ChainCheck:
     """Recompute the lot's hash chain from the stored rows and name the first bad event."""
     return verify_chain(chain_links(lot, events))
+
+
+# --- Recording what the Central learns about a lot after (or at) registration -----------------
+
+#: Evidence documents may be PDF, JPEG or PNG; recognised by their first bytes, not their name.
+EVIDENCE_SIGNATURES: dict[bytes, str] = {
+    b"%PDF-": "application/pdf",
+    b"\xff\xd8\xff": "image/jpeg",
+    b"\x89PNG\r\n\x1a\n": "image/png",
+}
+MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
+EVIDENCE_LEVELS = ("evidenced", "verified")
+
+
+class LotDataError(DomainError):
+    """Lot data that breaks a rule; ``field`` names the LotRegistration field at fault."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        """Keep the message and the field it is about."""
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class EvidenceDocument:
+    """A document behind a lot's claims, as uploaded: its bytes and what it is."""
+
+    title: str
+    level: str
+    issuer: str
+    data: bytes
+    filename: str = ""
+
+
+def evidence_content_type(data: bytes) -> str | None:
+    """The content type of an evidence file read from its first bytes (None if not allowed)."""
+    for signature, content_type in EVIDENCE_SIGNATURES.items():
+        if data.startswith(signature):
+            return content_type
+    return None
+
+
+def check_evidence_file(data: bytes, filename: str = "") -> str:
+    """The content type of an evidence file; refuses one that is empty, too big or not allowed."""
+    name = filename or "The file"
+    if not data:
+        raise LotDataError(f"{name} is empty.", "evidence")
+    if len(data) > MAX_EVIDENCE_BYTES:
+        raise LotDataError(
+            f"{name} is {len(data) / (1024 * 1024):.1f} MB; each evidence file may be at "
+            f"most {MAX_EVIDENCE_BYTES // (1024 * 1024)} MB.",
+            "evidence",
+        )
+    content_type = evidence_content_type(data)
+    if content_type is None:
+        raise LotDataError(f"{name} is not a PDF, JPEG or PNG file.", "evidence")
+    return content_type
+
+
+def check_evidence(doc: EvidenceDocument) -> str:
+    """Refuse an evidence document that is empty, too big, of another type or unlabelled."""
+    content_type = check_evidence_file(doc.data, doc.filename)
+    if doc.level not in EVIDENCE_LEVELS:
+        raise LotDataError("Say whether the document is evidenced or verified.", "evidence")
+    if not doc.title.strip() or not doc.issuer.strip():
+        raise LotDataError(f"Give {doc.filename or 'the file'} a title and an issuer.",
+                           "evidence")
+    return content_type
+
+
+def add_lot_evidence(lot: GoldLot, doc: EvidenceDocument) -> LotEvidence:
+    """Keep a document behind the lot: its bytes addressed by SHA-256, and what it shows."""
+    from marketplace.media.services import store_bytes
+
+    content_type = check_evidence(doc)
+    media = store_bytes(doc.data, content_type, original_name=doc.filename[:255] or None)
+    evidence = LotEvidence(
+        lot_id=lot.id,
+        title=doc.title.strip()[:200],
+        level=doc.level,
+        issuer=doc.issuer.strip()[:200],
+        sha256=media.sha256,
+        media_file_id=media.id,
+    )
+    db.session.add(evidence)
+    db.session.flush()
+    return evidence
+
+
+def check_lot_registration(data: LotRegistration) -> None:
+    """Refuse lot data whose parts contradict each other (raises LotDataError naming the field)."""
+    if not data.code.strip():
+        raise LotDataError("Give the lot a code.", "code")
+    if data.extraction_end is not None and data.extraction_end < data.extraction_start:
+        raise LotDataError("The extraction cannot end before it starts.", "extraction_end")
+    if isinstance(data.gross_mg, bool) or not isinstance(data.gross_mg, int) or data.gross_mg <= 0:
+        raise LotDataError("The gross mass must be more than 0 g.", "gross_mg")
+    fineness = data.assayed_fineness
+    if not isinstance(fineness, Decimal) or not fineness.is_finite() or not (
+        Decimal(0) < fineness <= Decimal(1000)
+    ):
+        raise LotDataError("The fineness must be above 0 and at most 1000 ‰.", "assayed_fineness")
+    if fineness != fineness.quantize(Decimal("0.1")):
+        raise LotDataError("Give the fineness with at most one decimal.", "assayed_fineness")
+    if bool(data.refiner) != bool(data.bar_serial):
+        raise LotDataError("Give both the refiner and the bar serial, or neither.", "bar_serial")
+    if data.certificate_number and (not data.certificate_body or not data.certificate_valid_from):
+        raise LotDataError(
+            "A certificate needs its body and the day it is valid from.", "certificate_valid_from"
+        )
+    _check_validity(data.certificate_valid_from, data.certificate_valid_until,
+                    "certificate_valid_until")
+    used, recovered = data.mercury_used_g, data.mercury_recovered_g
+    for value, name in ((used, "mercury_used_g"), (recovered, "mercury_recovered_g")):
+        if value is not None and value < 0:
+            raise LotDataError("Mercury is counted in grams, 0 or more.", name)
+    if recovered is not None and used is None:
+        raise LotDataError("Give the mercury used as well as the mercury recovered.",
+                           "mercury_used_g")
+    if used is not None and recovered is not None and recovered > used:
+        raise LotDataError(
+            f"More mercury recovered ({recovered} g) than used ({used} g) is not possible.",
+            "mercury_recovered_g",
+        )
+    water = data.water_recycled_percent
+    if water is not None and not 0 <= water <= 100:
+        raise LotDataError("Water recycled is a percentage from 0 to 100.",
+                           "water_recycled_percent")
+
+
+def _check_validity(valid_from: date | None, valid_until: date | None, field: str) -> None:
+    """A validity period ends on or after it starts."""
+    if valid_from is not None and valid_until is not None and valid_until < valid_from:
+        raise LotDataError("The validity cannot end before it starts.", field)
+
+
+def record_assay(
+    lot: GoldLot,
+    *,
+    lab: str,
+    report_number: str,
+    assayed_on: date,
+    fineness: Decimal,
+    actor: str,
+) -> CustodyEvent:
+    """Append an "assayed" event; the assay must confirm the fineness booked at registration.
+
+    The lot's fine mass was booked into the gold ledger once, from the registered fineness, so a
+    different figure cannot be recorded here (it would need a correcting transaction). The
+    lot's own assay fields are filled in where they were still empty.
+    """
+    if Decimal(fineness) != Decimal(lot.assayed_fineness):
+        raise LotDataError(
+            f"This assay reads {fineness} ‰ but lot {lot.code} was registered at "
+            f"{lot.assayed_fineness} ‰; its fine gold was booked from that figure at "
+            "registration, so a different fineness cannot be recorded here.",
+            "fineness",
+        )
+    if not lab.strip() or not report_number.strip():
+        raise LotDataError("Give the laboratory and the report number.", "lab")
+    lot.assay_lab = lot.assay_lab or lab.strip()
+    lot.assay_report_number = lot.assay_report_number or report_number.strip()
+    lot.assayed_on = lot.assayed_on or assayed_on
+    return append_custody_event(
+        lot,
+        CustodyEventKind.ASSAYED,
+        actor=actor,
+        details={
+            "lab": lab.strip(),
+            "report": report_number.strip(),
+            "assayed_on": assayed_on.isoformat(),
+            "fineness": str(lot.assayed_fineness),
+        },
+    )
+
+
+def record_certification(
+    lot: GoldLot,
+    *,
+    certificate_number: str,
+    body: str,
+    valid_from: date,
+    valid_until: date | None,
+    actor: str,
+) -> CustodyEvent:
+    """Set the lot's certificate and append a "certified" event to its chain."""
+    if not certificate_number.strip() or not body.strip():
+        raise LotDataError("Give the certificate number and the certification body.",
+                           "certificate_number")
+    _check_validity(valid_from, valid_until, "valid_until")
+    lot.certificate_number = certificate_number.strip()
+    lot.certificate_body = body.strip()
+    lot.certificate_valid_from = valid_from
+    lot.certificate_valid_until = valid_until
+    return append_custody_event(
+        lot,
+        CustodyEventKind.CERTIFIED,
+        actor=actor,
+        details={
+            "certificate": lot.certificate_number,
+            "body": lot.certificate_body,
+            "valid_from": valid_from.isoformat(),
+            "valid_until": valid_until.isoformat() if valid_until else None,
+        },
+    )
