@@ -31,6 +31,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.register(app)
     templating.register(app)
     cli.register(app)
+
+    from marketplace.payments import cli as payments_cli
+
+    payments_cli.register(app)
     return app
 
 
@@ -74,6 +78,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.media.views import bp as media_bp
     from marketplace.orders.fulfilment_views import bp as fulfilment_bp
     from marketplace.orders.views import bp as orders_bp
+    from marketplace.payments.webhooks import bp as stripe_webhooks_bp
     from marketplace.provenance.views import bp as provenance_bp
     from marketplace.site.views import bp as site_bp
 
@@ -88,5 +93,6 @@ def register_blueprints(app: Flask) -> None:
         admin_bp,
         orders_bp,
         fulfilment_bp,
+        stripe_webhooks_bp,
     ):
         app.register_blueprint(bp)

@@ -35,6 +35,10 @@ ENV_SETTINGS: dict[str, type] = {
     "MAIL_DEFAULT_SENDER": str,
     "CATALOG_PAGE_SIZE": int,
     "RETURN_WINDOW_DAYS": int,
+    "STRIPE_FEE_PERCENT": Decimal,
+    "STRIPE_FEE_FIXED_MINOR": int,
+    "STRIPE_TIMEOUT_SECONDS": float,
+    "STRIPE_MAX_NETWORK_RETRIES": int,
 }
 
 
@@ -53,6 +57,11 @@ class Defaults:
     SESSION_COOKIE_SAMESITE = "Lax"
     SEND_FILE_MAX_AGE_DEFAULT = 3600
     STRIPE_JS_URL = "https://js.stripe.com/v3/"
+    STRIPE_API_BASE = ""  # empty: Stripe itself; tests point it at localstripe
+    STRIPE_FEE_PERCENT = Decimal("3.6")  # estimate, used when Stripe reports no fee in PEN
+    STRIPE_FEE_FIXED_MINOR = 100
+    STRIPE_TIMEOUT_SECONDS = 20.0
+    STRIPE_MAX_NETWORK_RETRIES = 2
     RATELIMIT_HEADERS_ENABLED = True
     SANDBOX_FEE_PERCENT = Decimal("3.5")
     SANDBOX_FEE_FIXED_MINOR = 50

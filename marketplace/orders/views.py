@@ -18,6 +18,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import selectinload
 
@@ -30,7 +31,7 @@ from marketplace.orders import services
 from marketplace.orders.cart import clear_cart, get_cart, save_cart
 from marketplace.orders.forms import CheckoutForm, SandboxCardForm
 from marketplace.orders.models import Order, OrderLine, PremiumLine
-from marketplace.payments.gateways import get_gateway
+from marketplace.payments.gateways import GatewayError, get_gateway
 from marketplace.payments.services import PaymentRefused, pay, payment_for
 
 bp = Blueprint("orders", __name__)
@@ -231,16 +232,25 @@ def pay_page(number: str) -> ResponseReturnValue:
             )
         return redirect(url_for("orders.order", number=number, key=key or None))
     gateway = get_gateway()
-    form = SandboxCardForm()
+    # The sandbox posts card fields; Stripe's form posts only the CSRF token: Stripe.js has
+    # confirmed the card in the browser and pay() asks Stripe what happened.
+    form = SandboxCardForm() if gateway.name == "sandbox" else FlaskForm()
     status = 200
-    if gateway.name == "sandbox" and form.validate_on_submit():
+    if form.validate_on_submit():
         actor = current_user.email if current_user.is_authenticated else order.email
         try:
             paid = pay(order, gateway, request.form, actor)
         except PaymentRefused as error:
             db.session.commit()  # keep the failure on record; the shopper can try again
-            form.card_number.errors.append(error.message)
+            if isinstance(form, SandboxCardForm):
+                form.card_number.errors.append(error.message)
+            else:
+                flash(error.message, "error")
             status = 402
+        except GatewayError as error:
+            db.session.rollback()  # nothing of ours changed; pressing Pay again finishes it
+            flash(error.message, "error")
+            status = 503
         except DomainError as error:
             db.session.rollback()
             flash(error.message, "error")
@@ -251,13 +261,22 @@ def pay_page(number: str) -> ResponseReturnValue:
                 send_receipt(order)
                 flash("Thank you! Your order is paid.", "success")
                 return redirect(url_for("orders.order", number=number, key=key or None))
+            flash(
+                "Your payment is not confirmed yet. If your bank asked you to confirm it, "
+                "do so and press Pay again.",
+                "info",
+            )
     elif form.errors:
         status = 422
     client: dict[str, str] = {}
-    if gateway.name != "sandbox":
-        payment = payment_for(order, gateway)
-        client = gateway.prepare(payment)
-        db.session.commit()
+    if gateway.name != "sandbox" and status != 503:
+        try:
+            client = gateway.prepare(payment_for(order, gateway))
+            db.session.commit()
+        except GatewayError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+            status = 503
     return render_template(
         "orders/pay.html", order=order, form=form, gateway=gateway.name, client=client, key=key
     ), status

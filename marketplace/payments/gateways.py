@@ -19,6 +19,7 @@ from typing import Protocol
 
 from flask import current_app
 
+from marketplace.core.errors import DomainError
 from marketplace.core.money import round_minor
 from marketplace.payments.models import Payment
 
@@ -60,6 +61,14 @@ class PaymentGateway(Protocol):
     def refund(self, payment: Payment, amount: int, idempotency_key: str) -> RefundResult:
         """Give back ``amount`` of a succeeded payment."""
         ...
+
+
+class GatewayError(DomainError):
+    """The payment provider refused a request for a reason that retrying will not fix."""
+
+
+class GatewayUnavailable(GatewayError):
+    """The provider could not be reached (timeout, 5xx, connection refused); nothing changed."""
 
 
 class CardError(ValueError):
