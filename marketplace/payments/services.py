@@ -16,9 +16,9 @@ from marketplace.core.states import OrderStatus, PaymentStatus
 from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.orders.models import Order
-from marketplace.orders.services import mark_paid, set_payment_status
-from marketplace.payments.gateways import ChargeResult, PaymentGateway
-from marketplace.payments.models import Payment
+from marketplace.orders.services import mark_paid, record_event, set_payment_status
+from marketplace.payments.gateways import ChargeResult, PaymentGateway, get_gateway
+from marketplace.payments.models import Payment, Refund
 
 
 class PaymentRefused(DomainError):
@@ -65,6 +65,8 @@ def _claim(payment: Payment) -> bool:
 
 def settle(order: Order, payment: Payment, result: ChargeResult, actor: str) -> bool:
     """Record what the gateway said; book the order if the money was taken. True if paid."""
+    if payment.status == "refunded":
+        return False  # a late payment already given back; repeats change nothing
     if result.succeeded:
         payment.status = "succeeded"
         payment.provider_ref = result.provider_ref or payment.provider_ref
@@ -72,6 +74,9 @@ def settle(order: Order, payment: Payment, result: ChargeResult, actor: str) -> 
         payment.settled_at = utcnow()
         payment.failure_message = None
         db.session.flush()
+        if order.status == OrderStatus.EXPIRED.value:
+            refund_late_payment(order, payment, actor)
+            return False
         mark_paid(order, processor_fee=result.processor_fee, actor=actor)
         return True
     if result.pending:
@@ -82,6 +87,37 @@ def settle(order: Order, payment: Payment, result: ChargeResult, actor: str) -> 
     payment.failure_message = result.message[:300]
     set_payment_status(order, PaymentStatus.FAILED, actor, result.message)
     return False
+
+
+def refund_late_payment(order: Order, payment: Payment, actor: str) -> None:
+    """Money that arrived after the order expired goes straight back (once: the refund's
+    idempotency key is the payment's, and a refund row is kept)."""
+    key = f"payment-{payment.id}-late-refund"
+    if db.session.scalar(sa.select(Refund.id).where(Refund.idempotency_key == key)):
+        return
+    result = get_gateway(payment.gateway).refund(payment, payment.amount_minor, key)
+    if not result.succeeded:
+        raise DomainError(result.message or "The late payment could not be refunded yet.")
+    payment.status = "refunded"
+    db.session.add(
+        Refund(
+            payment_id=payment.id,
+            amount_minor=payment.amount_minor,
+            provider_ref=result.provider_ref,
+            idempotency_key=key,
+            reason="Paid after the order expired",
+            status="succeeded",
+        )
+    )
+    record_event(
+        order,
+        "payment",
+        order.payment_status,
+        "refunded",
+        actor,
+        "paid after the order expired; refunded in full",
+    )
+    db.session.flush()
 
 
 def pay(order: Order, gateway: PaymentGateway, form: Mapping[str, str], actor: str) -> bool:

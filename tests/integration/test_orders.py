@@ -376,3 +376,23 @@ def test_a_refund_after_re_backing_returns_the_sold_gold_to_the_jeweller(app):
     db.session.refresh(piece)
     assert piece.stock == stock_before
     _transactions_balance()
+
+
+def test_money_that_arrives_after_the_order_expired_is_refunded_once(app):
+    from marketplace.payments.gateways import ChargeResult
+    from marketplace.payments.models import Refund
+    from marketplace.payments.services import payment_for, settle
+
+    piece = _piece(stock=1)
+    order = factories.order({piece: 1})
+    payment = payment_for(order, SandboxGateway())
+    assert expire_order(order, now=utcnow() + timedelta(minutes=31))
+    late = ChargeResult(succeeded=True, provider_ref="sbx_ch_late", processor_fee=10)
+    assert not settle(order, payment, late, actor="webhook")
+    assert not settle(order, payment, late, actor="webhook again")
+    refunds = db.session.scalars(sa.select(Refund).where(Refund.payment_id == payment.id)).all()
+    assert [r.amount_minor for r in refunds] == [order.total_minor]
+    assert order.status == "expired" and payment.status == "refunded"
+    db.session.refresh(piece)
+    assert piece.stock == 1  # the piece stayed on the shelf for others
+    _transactions_balance()
