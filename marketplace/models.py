@@ -14,6 +14,7 @@ from marketplace.orders.models import (
     ShippingRate,
 )
 from marketplace.payments.models import Payment, Refund, WebhookEvent
+from marketplace.payouts.models import Payout
 from marketplace.premium.models import FxRate, PremiumPolicy
 from marketplace.provenance.models import (
     Cooperative,
@@ -44,6 +45,7 @@ __all__ = [
     "OrderEvent",
     "OrderLine",
     "Payment",
+    "Payout",
     "PremiumLine",
     "Refund",
     "Shipment",

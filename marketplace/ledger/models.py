@@ -25,8 +25,10 @@ class AccountKind(enum.StrEnum):
     COOP_PREMIUM_PENDING = "coop_premium_pending"
     COOP_PREMIUM_AVAILABLE = "coop_premium_available"
     COOP_PREMIUM_PAID = "coop_premium_paid"
+    COOP_PREMIUM_PAYING = "coop_premium_paying"  # in a payout not yet confirmed
     JEWELLER_PENDING = "jeweller_pending"
     JEWELLER_AVAILABLE = "jeweller_available"
+    JEWELLER_PAYING = "jeweller_paying"  # in a payout not yet confirmed
     JEWELLER_PAID = "jeweller_paid"
     GATEWAY_CLEARING = "gateway_clearing"  # the source: minus what shoppers paid, net of refunds
     PLATFORM_FEES = "platform_fees"

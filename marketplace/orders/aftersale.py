@@ -394,6 +394,7 @@ def _reverse_books(order: Order, plan: RefundPlan) -> None:
         after = _split(line, line.quantity - line.refunded_quantity - count)
         for p in line.premium_lines:
             amount = before.premium[p.id] - after.premium[p.id]
+            p.refunded_minor += amount
             if amount:
                 postings.append(
                     (

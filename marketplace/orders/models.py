@@ -140,6 +140,8 @@ class PremiumLine(Base):
     usd_per_fine_kg: Mapped[Decimal] = mapped_column(ExactDecimal)
     fx_rate: Mapped[Decimal] = mapped_column(ExactDecimal)
     amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    #: What of ``amount_minor`` was taken back by refunds.
+    refunded_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
     order_line: Mapped[OrderLine] = relationship(back_populates="premium_lines")
     cooperative: Mapped[Cooperative] = relationship()
