@@ -94,6 +94,27 @@ def register(app: Flask) -> None:
 
     app.cli.add_command(users)
 
+    ledger = AppGroup("ledger", help="Check the books.")
+
+    @ledger.command("verify")
+    def verify() -> None:
+        """Recompute every balance, transaction and lot from the entries; exit 1 on a difference."""
+        from marketplace.ledger.verify import verify_books
+
+        click.echo("Recomputing the books from their entries ...")
+        result = verify_books()
+        for problem in result.problems:
+            click.echo(f"  DIFFERS: {problem}")
+        click.echo(
+            f"Checked {result.accounts} accounts, {result.transactions} transactions and "
+            f"{result.lots} lots: "
+            + ("the books verify." if result.ok else f"{len(result.problems)} difference(s).")
+        )
+        if not result.ok:
+            raise SystemExit(1)
+
+    app.cli.add_command(ledger)
+
     from marketplace.orders import cli as orders_cli
 
     orders_cli.register(app)
