@@ -17,8 +17,8 @@ from marketplace.admin.audit import record
 from marketplace.core.errors import DomainError
 from marketplace.extensions import db
 from marketplace.orders import aftersale
-from marketplace.orders.models import Order, OrderLine, PremiumLine, Shipment
-from marketplace.orders.views import _can_see
+from marketplace.orders.models import Order, Shipment
+from marketplace.orders.views import _can_see, find_order
 from marketplace.payments.gateways import get_gateway
 
 bp = Blueprint("fulfilment", __name__)
@@ -37,18 +37,8 @@ class ShipForm(FlaskForm):
 
 
 def _order(number: str) -> Order:
-    order = db.session.scalar(
-        sa.select(Order)
-        .where(Order.number == number)
-        .options(
-            selectinload(Order.lines)
-            .selectinload(OrderLine.premium_lines)
-            .selectinload(PremiumLine.cooperative),
-            selectinload(Order.lines).selectinload(OrderLine.piece),
-            selectinload(Order.shipments).selectinload(Shipment.jeweller),
-            selectinload(Order.events),
-        )
-    )
+    """An order by number (404 if unknown); callers check who may act on it."""
+    order = find_order(number)
     if order is None:
         abort(404)
     return order

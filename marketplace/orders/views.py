@@ -30,7 +30,7 @@ from marketplace.mail import send_template
 from marketplace.orders import services
 from marketplace.orders.cart import clear_cart, get_cart, save_cart
 from marketplace.orders.forms import CheckoutForm, SandboxCardForm
-from marketplace.orders.models import Order, OrderLine, PremiumLine
+from marketplace.orders.models import Order, OrderLine, PremiumLine, Shipment
 from marketplace.payments.gateways import GatewayError, get_gateway
 from marketplace.payments.services import PaymentRefused, pay, payment_for
 
@@ -64,9 +64,9 @@ def _can_see(order: Order) -> bool:
     return order.number in session.get("orders", [])
 
 
-def _load(number: str) -> Order:
-    """An order the visitor may see (404 otherwise, never saying it exists)."""
-    order = db.session.scalar(
+def find_order(number: str) -> Order | None:
+    """An order by number with its lines, premium lines, pieces, shipments and events."""
+    return db.session.scalar(
         sa.select(Order)
         .where(Order.number == number)
         .options(
@@ -74,9 +74,15 @@ def _load(number: str) -> Order:
             .selectinload(OrderLine.premium_lines)
             .selectinload(PremiumLine.cooperative),
             selectinload(Order.lines).selectinload(OrderLine.piece),
-            selectinload(Order.shipments),
+            selectinload(Order.shipments).selectinload(Shipment.jeweller),
+            selectinload(Order.events),
         )
     )
+
+
+def _load(number: str) -> Order:
+    """An order the visitor may see (404 otherwise, never saying it exists)."""
+    order = find_order(number)
     if order is None or not _can_see(order):
         abort(404)
     return order
