@@ -115,6 +115,36 @@ def register(app: Flask) -> None:
 
     app.cli.add_command(ledger)
 
+    provenance = AppGroup("provenance", help="Check provenance records.")
+
+    @provenance.command("verify-chains")
+    def verify_chains() -> None:
+        """Recompute every lot's custody hash chain; name the first event that does not match."""
+        from sqlalchemy.orm import selectinload
+
+        from marketplace.provenance.models import GoldLot
+        from marketplace.provenance.services import verify_lot_chain
+
+        lots = db.session.scalars(
+            sa.select(GoldLot).order_by(GoldLot.code).options(selectinload(GoldLot.custody_events))
+        ).all()
+        broken = 0
+        for n, lot in enumerate(lots, 1):
+            check = verify_lot_chain(lot)
+            if check.ok:
+                click.echo(f"  [{n}/{len(lots)}] {lot.code}: {check.checked} events verify")
+            else:
+                broken += 1
+                click.echo(
+                    f"  [{n}/{len(lots)}] {lot.code}: BROKEN at event {check.first_bad} "
+                    f"({check.reason}); {check.checked} events before it verify"
+                )
+        click.echo(f"{len(lots)} lots checked, {broken} broken.")
+        if broken:
+            raise SystemExit(1)
+
+    app.cli.add_command(provenance)
+
     from marketplace.orders import cli as orders_cli
 
     orders_cli.register(app)

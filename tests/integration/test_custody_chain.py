@@ -68,3 +68,18 @@ def test_new_events_extend_the_chain_in_order(app):
     assert kinds == ["registered", "transferred"]
     assert event.prev_hash == lot.custody_events[0].hash
     assert verify_lot_chain(lot).ok
+
+
+def test_the_chain_command_names_the_first_event_that_does_not_match(app):
+    runner = app.test_cli_runner()
+    good = runner.invoke(args=["provenance", "verify-chains"])
+    assert good.exit_code == 0 and " 0 broken." in good.output
+    lot = _demo_lot()
+    event = lot.custody_events[2]
+    db.session.execute(
+        sa.update(CustodyEvent).where(CustodyEvent.id == event.id).values(actor="Someone")
+    )
+    db.session.expire_all()
+    bad = runner.invoke(args=["provenance", "verify-chains"])
+    assert bad.exit_code == 1
+    assert f"{lot.code}: BROKEN at event {event.ref} (contents changed)" in bad.output
