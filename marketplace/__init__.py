@@ -79,6 +79,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.orders.fulfilment_views import bp as fulfilment_bp
     from marketplace.orders.views import bp as orders_bp
     from marketplace.payments.webhooks import bp as stripe_webhooks_bp
+    from marketplace.provenance.certificate_views import bp as certificates_bp
     from marketplace.provenance.views import bp as provenance_bp
     from marketplace.site.views import bp as site_bp
 
@@ -94,5 +95,6 @@ def register_blueprints(app: Flask) -> None:
         orders_bp,
         fulfilment_bp,
         stripe_webhooks_bp,
+        certificates_bp,
     ):
         app.register_blueprint(bp)

@@ -143,7 +143,51 @@ def register(app: Flask) -> None:
         if broken:
             raise SystemExit(1)
 
+    @provenance.command("verify")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+    @click.option(
+        "--keys",
+        "keys_file",
+        type=click.Path(exists=True, dir_okay=False),
+        help="A JWKS file (from /.well-known/jwks.json); without it, the keys in the database.",
+    )
+    def verify_certificate(file: str, keys_file: str | None) -> None:
+        """Check a downloaded certificate offline: its Ed25519 signature over its contents."""
+        import json
+
+        from marketplace.provenance.certificate_views import keys_from_jwks
+        from marketplace.provenance.certificates import check_document
+        from marketplace.provenance.signing import public_keys
+
+        try:
+            with open(file, encoding="utf-8") as handle:
+                doc = json.load(handle)
+        except (OSError, ValueError) as error:
+            raise click.ClickException(f"{file} is not a JSON certificate: {error}") from error
+        if keys_file:
+            with open(keys_file, encoding="utf-8") as handle:
+                keys = keys_from_jwks(json.load(handle))
+        else:
+            keys = public_keys()
+        result = check_document(doc, keys)
+        click.echo(("VALID: " if result.valid else "NOT VALID: ") + " ".join(result.reasons))
+        if not result.valid:
+            raise SystemExit(1)
+
     app.cli.add_command(provenance)
+
+    keys = AppGroup("keys", help="Certificate signing keys.")
+
+    @keys.command("rotate")
+    def rotate() -> None:
+        """Start signing with a new key; old public keys stay published."""
+        from marketplace.provenance.signing import new_key
+
+        row = new_key()
+        db.session.commit()
+        click.echo(f"Now signing with {row.kid}; earlier keys stay published for checks.")
+
+    app.cli.add_command(keys)
 
     from marketplace.orders import cli as orders_cli
 

@@ -35,6 +35,8 @@ ENV_SETTINGS: dict[str, type] = {
     "MAIL_DEFAULT_SENDER": str,
     "CATALOG_PAGE_SIZE": int,
     "RETURN_WINDOW_DAYS": int,
+    "SIGNING_KEY_DIR": str,
+    "PUBLIC_BASE_URL": str,
     "STRIPE_FEE_PERCENT": Decimal,
     "STRIPE_FEE_FIXED_MINOR": int,
     "STRIPE_TIMEOUT_SECONDS": float,

@@ -17,15 +17,19 @@ from marketplace.payments.models import Payment, Refund, WebhookEvent
 from marketplace.payouts.models import Payout
 from marketplace.premium.models import FxRate, PremiumPolicy
 from marketplace.provenance.models import (
+    Certificate,
     Cooperative,
     CooperativeCertification,
     CustodyEvent,
     GoldLot,
     LotEvidence,
     MembershipReport,
+    SigningKey,
 )
 
 __all__ = [
+    "Certificate",
+    "SigningKey",
     "AuditRecord",
     "PasswordReset",
     "User",

@@ -428,6 +428,9 @@ def mark_paid(order: Order, *, processor_fee: int, actor: str) -> bool:
                         "units": line.quantity,
                     },
                 )
+        from marketplace.provenance.certificates import issue_for_order
+
+        issue_for_order(order)
         record_event(
             order, "status", OrderStatus.PENDING_PAYMENT.value, OrderStatus.PAID.value, actor
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import segno
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -33,6 +34,8 @@ from marketplace.orders.forms import CheckoutForm, SandboxCardForm
 from marketplace.orders.models import Order, OrderLine, PremiumLine, Shipment
 from marketplace.payments.gateways import GatewayError, get_gateway
 from marketplace.payments.services import PaymentRefused, pay, payment_for
+from marketplace.provenance.certificates import verify_url
+from marketplace.provenance.models import Certificate
 
 bp = Blueprint("orders", __name__)
 
@@ -292,9 +295,15 @@ def pay_page(number: str) -> ResponseReturnValue:
 def order(number: str) -> str:
     """The order page (the receipt once paid), for its owner or a signed link."""
     found = services.ensure_fresh(_load(number))
+    certificates = db.session.scalars(
+        sa.select(Certificate)
+        .where(Certificate.order_line_id.in_([line.id for line in found.lines]))
+        .order_by(Certificate.id)
+    ).all()
     return render_template(
         "orders/order.html",
         order=found,
+        certificates=certificates,
         key=request.args.get("key", ""),
         fulfilment=services.fulfilment_summary(found),
     )
@@ -326,4 +335,12 @@ def send_receipt(order: Order) -> None:
             line.id: url_for("catalog.piece", slug=line.piece.slug, _external=True)
             for line in order.lines
         },
+        certificates=[
+            (cert, verify_url(cert), segno.make(verify_url(cert), error="m").png_data_uri(scale=3))
+            for cert in db.session.scalars(
+                sa.select(Certificate).where(
+                    Certificate.order_line_id.in_([line.id for line in order.lines])
+                )
+            )
+        ],
     )

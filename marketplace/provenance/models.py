@@ -255,3 +255,34 @@ class CustodyEvent(Base):
     def ref(self) -> str:
         """How the event is named in chain checks: ``#3 transferred``."""
         return f"#{self.seq} {self.kind}"
+
+
+class SigningKey(Base):
+    """A public key that signs (or signed) provenance certificates; kept after rotation."""
+
+    __tablename__ = "signing_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kid: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    #: Raw Ed25519 public key, base64url.
+    public_key: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Certificate(Base):
+    """A signed provenance certificate for the units of one order line.
+
+    ``credential`` is exactly what was signed (as canonical JSON); it holds no buyer data.
+    """
+
+    __tablename__ = "certificate"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    short_id: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    order_line_id: Mapped[int] = mapped_column(sa.ForeignKey("order_line.id"), unique=True)
+    piece_id: Mapped[int] = mapped_column(sa.ForeignKey("piece.id"), index=True)
+    kid: Mapped[str] = mapped_column(sa.String(40))
+    signature: Mapped[str] = mapped_column(sa.String(128))
+    credential: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
