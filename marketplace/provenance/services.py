@@ -257,8 +257,7 @@ def check_evidence(doc: EvidenceDocument) -> str:
     if doc.level not in EVIDENCE_LEVELS:
         raise LotDataError("Say whether the document is evidenced or verified.", "evidence")
     if not doc.title.strip() or not doc.issuer.strip():
-        raise LotDataError(f"Give {doc.filename or 'the file'} a title and an issuer.",
-                           "evidence")
+        raise LotDataError(f"Give {doc.filename or 'the file'} a title and an issuer.", "evidence")
     return content_type
 
 
@@ -290,8 +289,10 @@ def check_lot_registration(data: LotRegistration) -> None:
     if isinstance(data.gross_mg, bool) or not isinstance(data.gross_mg, int) or data.gross_mg <= 0:
         raise LotDataError("The gross mass must be more than 0 g.", "gross_mg")
     fineness = data.assayed_fineness
-    if not isinstance(fineness, Decimal) or not fineness.is_finite() or not (
-        Decimal(0) < fineness <= Decimal(1000)
+    if (
+        not isinstance(fineness, Decimal)
+        or not fineness.is_finite()
+        or not (Decimal(0) < fineness <= Decimal(1000))
     ):
         raise LotDataError("The fineness must be above 0 and at most 1000 ‰.", "assayed_fineness")
     if fineness != fineness.quantize(Decimal("0.1")):
@@ -302,15 +303,17 @@ def check_lot_registration(data: LotRegistration) -> None:
         raise LotDataError(
             "A certificate needs its body and the day it is valid from.", "certificate_valid_from"
         )
-    _check_validity(data.certificate_valid_from, data.certificate_valid_until,
-                    "certificate_valid_until")
+    _check_validity(
+        data.certificate_valid_from, data.certificate_valid_until, "certificate_valid_until"
+    )
     used, recovered = data.mercury_used_g, data.mercury_recovered_g
     for value, name in ((used, "mercury_used_g"), (recovered, "mercury_recovered_g")):
         if value is not None and value < 0:
             raise LotDataError("Mercury is counted in grams, 0 or more.", name)
     if recovered is not None and used is None:
-        raise LotDataError("Give the mercury used as well as the mercury recovered.",
-                           "mercury_used_g")
+        raise LotDataError(
+            "Give the mercury used as well as the mercury recovered.", "mercury_used_g"
+        )
     if used is not None and recovered is not None and recovered > used:
         raise LotDataError(
             f"More mercury recovered ({recovered} g) than used ({used} g) is not possible.",
@@ -318,8 +321,9 @@ def check_lot_registration(data: LotRegistration) -> None:
         )
     water = data.water_recycled_percent
     if water is not None and not 0 <= water <= 100:
-        raise LotDataError("Water recycled is a percentage from 0 to 100.",
-                           "water_recycled_percent")
+        raise LotDataError(
+            "Water recycled is a percentage from 0 to 100.", "water_recycled_percent"
+        )
 
 
 def _check_validity(valid_from: date | None, valid_until: date | None, field: str) -> None:
@@ -379,8 +383,9 @@ def record_certification(
 ) -> CustodyEvent:
     """Set the lot's certificate and append a "certified" event to its chain."""
     if not certificate_number.strip() or not body.strip():
-        raise LotDataError("Give the certificate number and the certification body.",
-                           "certificate_number")
+        raise LotDataError(
+            "Give the certificate number and the certification body.", "certificate_number"
+        )
     _check_validity(valid_from, valid_until, "valid_until")
     lot.certificate_number = certificate_number.strip()
     lot.certificate_body = body.strip()

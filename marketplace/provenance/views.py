@@ -82,8 +82,11 @@ def lot(code: str) -> str:
     ).all()
     holders = db.session.scalars(
         sa.select(Jeweller)
-        .where(sa.exists().where(CustodyEvent.lot_id == found.id,
-                                 CustodyEvent.jeweller_id == Jeweller.id))
+        .where(
+            sa.exists().where(
+                CustodyEvent.lot_id == found.id, CustodyEvent.jeweller_id == Jeweller.id
+            )
+        )
         .order_by(Jeweller.business_name)
     ).all()
     return render_template(
