@@ -80,6 +80,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.orders.views import bp as orders_bp
     from marketplace.payments.webhooks import bp as stripe_webhooks_bp
     from marketplace.provenance.certificate_views import bp as certificates_bp
+    from marketplace.provenance.epcis_views import bp as epcis_bp
     from marketplace.provenance.views import bp as provenance_bp
     from marketplace.site.views import bp as site_bp
 
@@ -96,5 +97,6 @@ def register_blueprints(app: Flask) -> None:
         fulfilment_bp,
         stripe_webhooks_bp,
         certificates_bp,
+        epcis_bp,
     ):
         app.register_blueprint(bp)
