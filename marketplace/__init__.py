@@ -72,6 +72,7 @@ def register_blueprints(app: Flask) -> None:
     """Mount each feature's blueprint."""
     from marketplace.accounts.views import bp as accounts_bp
     from marketplace.admin.views import bp as admin_bp
+    from marketplace.api.views import bp as api_bp
     from marketplace.catalog.views import bp as catalog_bp
     from marketplace.cooperative.views import bp as cooperative_bp
     from marketplace.jeweller.views import bp as jeweller_bp
@@ -83,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.provenance.epcis_views import bp as epcis_bp
     from marketplace.provenance.views import bp as provenance_bp
     from marketplace.site.views import bp as site_bp
+    from marketplace.statements.views import bp as statements_bp
 
     for bp in (
         site_bp,
@@ -98,5 +100,7 @@ def register_blueprints(app: Flask) -> None:
         stripe_webhooks_bp,
         certificates_bp,
         epcis_bp,
+        statements_bp,
+        api_bp,
     ):
         app.register_blueprint(bp)

@@ -1,13 +1,14 @@
-"""The cooperative workspace at /cooperative/: its lots, their custody chains, where the gold went.
+"""The cooperative workspace at /cooperative/: the community premium dashboard (in Spanish), its
+lots, their custody chains, where the gold went.
 
 An officer sees only the cooperative their account is tied to; another cooperative's lot is a
-404, as if it did not exist.
+404, as if it did not exist, and its figures are never read.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, current_app, render_template
 from sqlalchemy.orm import selectinload
 
 from marketplace.accounts.access import role_required, signed_in_user
@@ -18,6 +19,8 @@ from marketplace.ledger.models import AccountKind, LedgerAccount
 from marketplace.ledger.services import LotGold, lot_gold
 from marketplace.provenance.models import Cooperative, CustodyEvent, CustodyEventKind, GoldLot
 from marketplace.provenance.services import verify_lot_chain
+from marketplace.statements import services as statements
+from marketplace.statements.svg import bar_chart
 
 bp = Blueprint("cooperative", __name__, url_prefix="/cooperative")
 
@@ -34,8 +37,32 @@ def _my_cooperative() -> Cooperative:
 @bp.get("/")
 @role_required(Role.OFFICER)
 def index() -> str:
-    """The cooperative's lots with where their gold is, and whether each chain verifies."""
+    """The premium dashboard: totals, month by month, by lot, jeweller, piece and order line,
+    payouts and statements; then the lots with where their gold is and whether each chain
+    verifies."""
     coop = _my_cooperative()
+    currency = current_app.config["PLATFORM_CURRENCY"]
+    dashboard = statements.cooperative_dashboard(coop.id, currency)
+    points = dashboard.figures.chart
+    chart = bar_chart(
+        [(p.month, p.net) for p in points],
+        chart_id="premium-chart",
+        title="Prima comunitaria registrada por mes",
+        description=(
+            "Barras: la prima que registraron las ventas de cada mes, descontadas las "
+            f"devoluciones, en los últimos {len(points)} meses con ventas. Las mismas cifras "
+            "están en la tabla que sigue."
+        ),
+        label=lambda m: statements.month_label(m, "es", "short"),
+        value=lambda v: statements.money_text(v, currency),
+    )
+    statement_links = {
+        month: (
+            statements.optional_url("statements.cooperative_statement_csv", period=month),
+            statements.optional_url("statements.cooperative_statement_pdf", period=month),
+        )
+        for month in dashboard.figures.statement_months
+    }
     lots = db.session.scalars(
         sa.select(GoldLot)
         .where(GoldLot.cooperative_id == coop.id)
@@ -59,6 +86,12 @@ def index() -> str:
     return render_template(
         "cooperative/index.html",
         coop=coop,
+        d=dashboard,
+        chart=chart,
+        currency=currency,
+        statement_links=statement_links,
+        statements_url=statements.optional_url("statements.cooperative_statements"),
+        s=statements,
         lots=lots,
         figures=figures,
         checks=checks,

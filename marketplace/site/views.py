@@ -10,7 +10,7 @@ from marketplace.catalog.models import Jeweller, JewellerStatus, Piece, PieceSta
 from marketplace.catalog.queries import card_options
 from marketplace.extensions import db
 from marketplace.ledger.services import lot_gold
-from marketplace.premium.queries import PremiumTotals, premium_by_cooperative
+from marketplace.premium.queries import premium_by_cooperative
 from marketplace.provenance.models import Cooperative, GoldLot
 
 bp = Blueprint("site", __name__)
@@ -55,24 +55,25 @@ def home() -> str:
 
 @bp.get("/transparency")
 def transparency() -> str:
-    """Community premium per cooperative, read from the ledger: pending, available, paid."""
+    """Community premium per cooperative and month, read from the ledger: booked, pending,
+    available, paid (the same figures as ``/api/v1/transparency``)."""
+    from marketplace.statements import services as statements
+
     currency = current_app.config["PLATFORM_CURRENCY"]
-    coops = db.session.scalars(
-        sa.select(Cooperative).where(Cooperative.parent_id.is_not(None)).order_by(Cooperative.name)
-    ).all()
-    figures = premium_by_cooperative(currency=currency)
-    rows = [(c, figures.get(c.id, PremiumTotals(currency))) for c in coops]
-    total = PremiumTotals(currency)
-    for _, f in rows:
-        total.pending += f.pending
-        total.available += f.available
-        total.paid += f.paid
+    rows = statements.transparency(currency)
+    total = {
+        name: sum(r.total(name) for r in rows)
+        for name in ("pending", "available", "paying", "paid")
+    }
+    total["booked"] = sum(r.booked for r in rows)
     lots = lot_gold()
     return render_template(
         "site/transparency.html",
         rows=rows,
         total=total,
         currency=currency,
+        month_label=statements.month_label,
+        api_url=statements.optional_url("api.transparency"),
         registered=sum(f.registered for f in lots.values()),
         sold=sum(f.sold for f in lots.values()),
         lot_count=db.session.scalar(sa.select(sa.func.count(GoldLot.id))),

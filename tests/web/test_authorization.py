@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from marketplace.accounts.models import Role, User
 from marketplace.accounts.services import create_user
 from marketplace.catalog.models import Jeweller, Piece, PiecePhoto
+from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.orders.services import Address, place_order
 from marketplace.payments.gateways import SandboxGateway
@@ -89,6 +90,7 @@ def world(app):  # type: ignore[no-untyped-def]
         ),
         "jeweller_id": qori.id,
         "user_id": _one(sa.select(User.id).where(User.email == "buyer@demo.test")),
+        "period": utcnow().strftime("%Y-%m"),  # the month of the order paid above
     }
 
 
@@ -115,7 +117,9 @@ def _url(rule, world) -> str:  # type: ignore[no-untyped-def]
 
 def _expected(path: str, rule_path: str, who: str) -> set[int]:
     """Allowed status codes for ``who`` on a GET of ``path``."""
-    owned_arg = any(a in rule_path for a in ("<int:piece_id>", "<number>", "<int:photo_id>"))
+    owned_arg = any(
+        a in rule_path for a in ("<int:piece_id>", "<number>", "<int:photo_id>", "<period>")
+    )
     if who == "anonymous":
         return {302}
     if rule_path.startswith("/account"):
@@ -126,6 +130,8 @@ def _expected(path: str, rule_path: str, who: str) -> set[int]:
         if who == "officer_a":
             return {200}
         if who == "officer_b":
+            if "<period>" in rule_path:  # its own statement if the order had its gold, else 404
+                return {200, 404}
             return {404} if "<code>" in rule_path else {200}
         return {403}
     if rule_path == "/jeweller/apply":

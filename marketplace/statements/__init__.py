@@ -1,0 +1,1 @@
+"""Premium and earnings statements, dashboards' figures and the jeweller's earnings page."""
