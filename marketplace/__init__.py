@@ -35,6 +35,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from marketplace.payments import cli as payments_cli
 
     payments_cli.register(app)
+
+    from marketplace.payouts import cli as payouts_cli
+
+    payouts_cli.register(app)
     return app
 
 
@@ -80,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.orders.fulfilment_views import bp as fulfilment_bp
     from marketplace.orders.views import bp as orders_bp
     from marketplace.payments.webhooks import bp as stripe_webhooks_bp
+    from marketplace.payouts.views import bp as payouts_bp
     from marketplace.provenance.certificate_views import bp as certificates_bp
     from marketplace.provenance.epcis_views import bp as epcis_bp
     from marketplace.provenance.views import bp as provenance_bp
@@ -102,5 +107,6 @@ def register_blueprints(app: Flask) -> None:
         epcis_bp,
         statements_bp,
         api_bp,
+        payouts_bp,
     ):
         app.register_blueprint(bp)

@@ -36,6 +36,8 @@ ENV_SETTINGS: dict[str, type] = {
     "CATALOG_PAGE_SIZE": int,
     "RETURN_WINDOW_DAYS": int,
     "SIGNING_KEY_DIR": str,
+    "PAYOUT_MINIMUM_MINOR": int,
+    "PAYOUT_CURRENCY": str,
     "PUBLIC_BASE_URL": str,
     "STRIPE_FEE_PERCENT": Decimal,
     "STRIPE_FEE_FIXED_MINOR": int,
@@ -68,6 +70,8 @@ class Defaults:
     SANDBOX_FEE_PERCENT = Decimal("3.5")
     SANDBOX_FEE_FIXED_MINOR = 50
     RETURN_WINDOW_DAYS = 14
+    PAYOUT_MINIMUM_MINOR = 5000  # S/ 50.00: smaller balances wait for a later month
+    PAYOUT_CURRENCY = ""  # empty: the platform currency
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
 

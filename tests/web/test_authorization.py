@@ -72,8 +72,20 @@ def world(app):  # type: ignore[no-untyped-def]
         {"card_number": "4242424242424242", "expiry": "12/39", "cvc": "123"},
         actor="test",
     )
+    from marketplace.payouts.models import Payout
+
+    payout = Payout(
+        period="2026-10",
+        payee_key=f"cooperative:{santiago.id}",
+        cooperative_id=santiago.id,
+        amount_minor=5000,
+        currency="PEN",
+        provider="bank_transfer",
+    )
+    db.session.add(payout)
     db.session.flush()
     return {
+        "payout_id": payout.id,
         "piece_id": piece.id,
         "photo_id": photo.id,
         "number": order.number,
