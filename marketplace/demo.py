@@ -66,50 +66,160 @@ class MemberFacts:
 
 
 MEMBERS = [
-    MemberFacts("santiago-de-ananea", "Cooperativa Minera Santiago de Ananea",
-                "Santiago de Ananea", "38522", 111, 2019, 102, FTMH),
-    MemberFacts("san-antonio-de-ananea", "Cooperativa Minera San Antonio de Ananea",
-                "San Antonio de Ananea", "38883", 25, 2018, 44, FTMH),
-    MemberFacts("estrella-de-oro", "Cooperativa Minera Estrella de Oro",
-                "Estrella de Oro", None, None, 2015, None, FTNET),
-    MemberFacts("senor-de-ananea", "Cooperativa Minera Señor de Ananea",
-                "Señor de Ananea", None, None, None, None, FTNET),
-    MemberFacts("san-juan-de-dios-de-pampa-blanca",
-                "Cooperativa Minera San Juan de Dios de Pampa Blanca",
-                "San Juan de Dios de Pampa Blanca", None, None, None, None, FTNET),
-    MemberFacts("halcon-de-oro", "Cooperativa Minera Halcón de Oro",
-                "Halcón de Oro", None, None, None, None, FTNET),
-    MemberFacts("municipal-de-ananea", "Cooperativa Minera Municipal de Ananea",
-                "Municipal de Ananea", None, None, None, None, FTNET),
+    MemberFacts(
+        "santiago-de-ananea",
+        "Cooperativa Minera Santiago de Ananea",
+        "Santiago de Ananea",
+        "38522",
+        111,
+        2019,
+        102,
+        FTMH,
+    ),
+    MemberFacts(
+        "san-antonio-de-ananea",
+        "Cooperativa Minera San Antonio de Ananea",
+        "San Antonio de Ananea",
+        "38883",
+        25,
+        2018,
+        44,
+        FTMH,
+    ),
+    MemberFacts(
+        "estrella-de-oro",
+        "Cooperativa Minera Estrella de Oro",
+        "Estrella de Oro",
+        None,
+        None,
+        2015,
+        None,
+        FTNET,
+    ),
+    MemberFacts(
+        "senor-de-ananea",
+        "Cooperativa Minera Señor de Ananea",
+        "Señor de Ananea",
+        None,
+        None,
+        None,
+        None,
+        FTNET,
+    ),
+    MemberFacts(
+        "san-juan-de-dios-de-pampa-blanca",
+        "Cooperativa Minera San Juan de Dios de Pampa Blanca",
+        "San Juan de Dios de Pampa Blanca",
+        None,
+        None,
+        None,
+        None,
+        FTNET,
+    ),
+    MemberFacts(
+        "halcon-de-oro",
+        "Cooperativa Minera Halcón de Oro",
+        "Halcón de Oro",
+        None,
+        None,
+        None,
+        None,
+        FTNET,
+    ),
+    MemberFacts(
+        "municipal-de-ananea",
+        "Cooperativa Minera Municipal de Ananea",
+        "Municipal de Ananea",
+        None,
+        None,
+        None,
+        None,
+        FTNET,
+    ),
 ]
 
 JEWELLERS = [
     # slug, name, city, region, status, pledge %, story
-    ("taller-qori", "Taller Qori (demo)", "Lima", "Lima", FairtradeStatus.LICENSEE, Decimal("1"),
-     "A family workshop in Barranco that has worked only certified gold since 2016. "
-     "Demo jeweller: the name and story are invented."),
-    ("orfebreria-killa", "Orfebrería Killa (demo)", "Cusco", "Cusco",
-     FairtradeStatus.REGISTERED_GOLDSMITH, Decimal("0"),
-     "Two goldsmiths near San Blas making chains and earrings by hand in small runs. "
-     "Demo jeweller: the name and story are invented."),
-    ("joyeria-wayra", "Joyería Wayra (demo)", "Arequipa", "Arequipa",
-     FairtradeStatus.LICENSEE, Decimal("2"),
-     "Bracelets and pendants from sillar-white Arequipa. "
-     "Demo jeweller: the name and story are invented."),
+    (
+        "taller-qori",
+        "Taller Qori (demo)",
+        "Lima",
+        "Lima",
+        FairtradeStatus.LICENSEE,
+        Decimal("1"),
+        "A family workshop in Barranco that has worked only certified gold since 2016. "
+        "Demo jeweller: the name and story are invented.",
+    ),
+    (
+        "orfebreria-killa",
+        "Orfebrería Killa (demo)",
+        "Cusco",
+        "Cusco",
+        FairtradeStatus.REGISTERED_GOLDSMITH,
+        Decimal("0"),
+        "Two goldsmiths near San Blas making chains and earrings by hand in small runs. "
+        "Demo jeweller: the name and story are invented.",
+    ),
+    (
+        "joyeria-wayra",
+        "Joyería Wayra (demo)",
+        "Arequipa",
+        "Arequipa",
+        FairtradeStatus.LICENSEE,
+        Decimal("2"),
+        "Bracelets and pendants from sillar-white Arequipa. "
+        "Demo jeweller: the name and story are invented.",
+    ),
 ]
 
 # category: (title stem, gross mg range, labour in soles)
 CATEGORY_SPECS: dict[str, tuple[list[str], tuple[int, int], int]] = {
-    "ring": (["Inti band", "Qocha ring", "Ananea signet", "Wayna band", "Puna solitaire",
-              "Chaska ring"], (3_000, 7_500), 650),
-    "chain": (["Rope chain", "Curb chain", "Qhapaq chain", "Fine box chain", "Wheat chain",
-               "Ch'aska chain"], (2_000, 5_000), 520),
-    "earrings": (["Killa studs", "Small hoops", "Drop earrings", "Tika studs", "Lliklla hoops",
-                  "Quri studs"], (1_000, 3_000), 480),
-    "bracelet": (["Bangle", "Link bracelet", "Tupu bracelet", "Cuff", "Fine bracelet",
-                  "Chakana bracelet"], (5_000, 14_000), 780),
-    "pendant": (["Chakana pendant", "Sun disc", "Drop pendant", "Condor pendant",
-                 "Illa pendant", "Moon pendant"], (1_500, 4_500), 560),
+    "ring": (
+        ["Inti band", "Qocha ring", "Ananea signet", "Wayna band", "Puna solitaire", "Chaska ring"],
+        (3_000, 7_500),
+        650,
+    ),
+    "chain": (
+        [
+            "Rope chain",
+            "Curb chain",
+            "Qhapaq chain",
+            "Fine box chain",
+            "Wheat chain",
+            "Ch'aska chain",
+        ],
+        (2_000, 5_000),
+        520,
+    ),
+    "earrings": (
+        [
+            "Killa studs",
+            "Small hoops",
+            "Drop earrings",
+            "Tika studs",
+            "Lliklla hoops",
+            "Quri studs",
+        ],
+        (1_000, 3_000),
+        480,
+    ),
+    "bracelet": (
+        ["Bangle", "Link bracelet", "Tupu bracelet", "Cuff", "Fine bracelet", "Chakana bracelet"],
+        (5_000, 14_000),
+        780,
+    ),
+    "pendant": (
+        [
+            "Chakana pendant",
+            "Sun disc",
+            "Drop pendant",
+            "Condor pendant",
+            "Illa pendant",
+            "Moon pendant",
+        ],
+        (1_500, 4_500),
+        560,
+    ),
 }
 KARATS = (14, 18, 22)
 SOLES_PER_FINE_GRAM = 420  # demo metal cost used to set demo prices
@@ -129,9 +239,10 @@ def _at(day: date, hour: int = 10) -> datetime:
 
 def demo_present() -> bool:
     """Whether the demo has been seeded already."""
-    return db.session.scalar(
-        sa.select(Cooperative.id).where(Cooperative.slug == CENTRAL_SLUG)
-    ) is not None
+    return (
+        db.session.scalar(sa.select(Cooperative.id).where(Cooperative.slug == CENTRAL_SLUG))
+        is not None
+    )
 
 
 def seed_cooperatives() -> tuple[Cooperative, list[Cooperative]]:
@@ -159,11 +270,20 @@ def seed_cooperatives() -> tuple[Cooperative, list[Cooperative]]:
     db.session.flush()
     db.session.add_all(
         [
-            MembershipReport(cooperative_id=central.id, members=346, workers=1200,
-                             reported_on=date(2019, 9, 1), source=PSG),
-            MembershipReport(cooperative_id=central.id, members=None, workers=450,
-                             reported_on=date(2022, 6, 1),
-                             source="a gold dealer's report (about 450 employees)"),
+            MembershipReport(
+                cooperative_id=central.id,
+                members=346,
+                workers=1200,
+                reported_on=date(2019, 9, 1),
+                source=PSG,
+            ),
+            MembershipReport(
+                cooperative_id=central.id,
+                members=None,
+                workers=450,
+                reported_on=date(2022, 6, 1),
+                source="a gold dealer's report (about 450 employees)",
+            ),
         ]
     )
     members = []
@@ -177,12 +297,21 @@ def seed_cooperatives() -> tuple[Cooperative, list[Cooperative]]:
             area_ha=facts.area_ha,
             altitude_m=4800,
             sources=facts.source,
+            payout_bank="Banco de la Nación (demo account)",
+            payout_account_holder=f"{facts.name} (demo)",
+            payout_cci=f"0180{len(MEMBERS):02d}{MEMBERS.index(facts):02d}0000000000{MEMBERS.index(facts):02d}",
         )
         db.session.add(coop)
         db.session.flush()
         if facts.miners is not None:
-            db.session.add(MembershipReport(cooperative_id=coop.id, members=facts.miners,
-                                            reported_on=date(2020, 1, 1), source=facts.source))
+            db.session.add(
+                MembershipReport(
+                    cooperative_id=coop.id,
+                    members=facts.miners,
+                    reported_on=date(2020, 1, 1),
+                    source=facts.source,
+                )
+            )
         first = facts.certified_year or 2019
         db.session.add(
             CooperativeCertification(
@@ -222,10 +351,20 @@ def seed_rates() -> None:
     )
     db.session.add_all(
         [
-            FxRate(base="USD", quote="PEN", rate=Decimal("3.75"), effective_on=date(2024, 1, 1),
-                   source="Demo rate"),
-            FxRate(base="USD", quote="PEN", rate=Decimal("3.72"), effective_on=date(2025, 7, 1),
-                   source="Demo rate"),
+            FxRate(
+                base="USD",
+                quote="PEN",
+                rate=Decimal("3.75"),
+                effective_on=date(2024, 1, 1),
+                source="Demo rate",
+            ),
+            FxRate(
+                base="USD",
+                quote="PEN",
+                rate=Decimal("3.72"),
+                effective_on=date(2025, 7, 1),
+                source="Demo rate",
+            ),
         ]
     )
 
@@ -234,10 +373,18 @@ def seed_shipping_rates() -> None:
     """Flat shipping per jeweller's parcel: within Peru, and abroad (demo figures)."""
     db.session.add_all(
         [
-            ShippingRate(zone="domestic", currency="PEN", amount_minor=1500,
-                         label="Courier within Peru (demo rate)"),
-            ShippingRate(zone="international", currency="PEN", amount_minor=12000,
-                         label="Insured international post (demo rate)"),
+            ShippingRate(
+                zone="domestic",
+                currency="PEN",
+                amount_minor=1500,
+                label="Courier within Peru (demo rate)",
+            ),
+            ShippingRate(
+                zone="international",
+                currency="PEN",
+                amount_minor=12000,
+                label="Insured international post (demo rate)",
+            ),
         ]
     )
 
@@ -261,7 +408,8 @@ def seed_lots(members: list[Cooperative], rng: random.Random) -> list[GoldLot]:
             code=f"DEMO-{start.year}-{i + 1:02d}",
             cooperative_id=coop.id,
             traceability_model=(
-                TraceabilityModel.MASS_BALANCE.value if i % 5 == 4
+                TraceabilityModel.MASS_BALANCE.value
+                if i % 5 == 4
                 else TraceabilityModel.SEGREGATED.value
             ),
             extraction_start=start,
@@ -287,16 +435,26 @@ def seed_lots(members: list[Cooperative], rng: random.Random) -> list[GoldLot]:
         )
         lot = register_lot(data, actor=ACTOR)
         append_custody_event(
-            lot, CustodyEventKind.ASSAYED, actor=data.assay_lab or ACTOR,
+            lot,
+            CustodyEventKind.ASSAYED,
+            actor=data.assay_lab or ACTOR,
             occurred_at=_at(end + timedelta(days=6)),
-            details={"fineness": str(fineness), "report": data.assay_report_number,
-                     "lab": data.assay_lab},
+            details={
+                "fineness": str(fineness),
+                "report": data.assay_report_number,
+                "lab": data.assay_lab,
+            },
         )
         append_custody_event(
-            lot, CustodyEventKind.CERTIFIED, actor="FLOCERT (demo)",
+            lot,
+            CustodyEventKind.CERTIFIED,
+            actor="FLOCERT (demo)",
             occurred_at=_at(end + timedelta(days=10)),
-            details={"certificate": data.certificate_number, "body": "FLOCERT",
-                     "valid_until": (end + timedelta(days=10 + 3 * 365)).isoformat()},
+            details={
+                "certificate": data.certificate_number,
+                "body": "FLOCERT",
+                "valid_until": (end + timedelta(days=10 + 3 * 365)).isoformat(),
+            },
         )
         for title, level, issuer in (
             ("Production and mercury log", "evidenced", coop.name),
@@ -305,8 +463,16 @@ def seed_lots(members: list[Cooperative], rng: random.Random) -> list[GoldLot]:
         ):
             text = f"DEMO DOCUMENT\n{title}\nLot {lot.code}\nIssuer: {issuer}\n".encode()
             media = store_bytes(text, "text/plain", original_name=f"{lot.code}-{title}.txt")
-            db.session.add(LotEvidence(lot_id=lot.id, title=title, level=level, issuer=issuer,
-                                       sha256=media.sha256, media_file_id=media.id))
+            db.session.add(
+                LotEvidence(
+                    lot_id=lot.id,
+                    title=title,
+                    level=level,
+                    issuer=issuer,
+                    sha256=media.sha256,
+                    media_file_id=media.id,
+                )
+            )
         lots.append(lot)
     db.session.flush()
     return lots
@@ -317,11 +483,20 @@ def seed_jewellers() -> list[Jeweller]:
     jewellers = []
     for n, (slug, name, city, region, status, pledge, story) in enumerate(JEWELLERS):
         jeweller = Jeweller(
-            slug=slug, business_name=name, city=city, region=region, story=story,
+            slug=slug,
+            business_name=name,
+            city=city,
+            region=region,
+            story=story,
             ruc=ruc_with_check(f"20{60000000 + 1234 * (n + 1):08d}"),
             fairtrade_status=status.value,
             fairtrade_number=f"DEMO-FT-L-{300 + n}" if status else None,
-            pledge_percent=pledge, status=JewellerStatus.APPROVED.value, is_demo=True,
+            pledge_percent=pledge,
+            status=JewellerStatus.APPROVED.value,
+            is_demo=True,
+            payout_bank="Banco de Crédito del Perú (demo account)",
+            payout_account_holder=f"{name}",
+            payout_cci=f"00219{n:03d}000000000{n:03d}",
         )
         db.session.add(jeweller)
         jewellers.append(jeweller)
@@ -346,8 +521,11 @@ def seed_pieces(
         holdings[jeweller.id] = chosen
         for k, lot in enumerate(chosen):
             transfer_to_jeweller(
-                lot, jeweller, min(lot.fine_mg // 3, 180_000),
-                invoice_ref=f"DEMO-F001-{1000 + j * 10 + k}", actor=ACTOR,
+                lot,
+                jeweller,
+                min(lot.fine_mg // 3, 180_000),
+                invoice_ref=f"DEMO-F001-{1000 + j * 10 + k}",
+                actor=ACTOR,
                 occurred_at=lot.registered_at + timedelta(days=20 + k),
             )
     pieces = []
@@ -392,7 +570,9 @@ def seed_pieces(
                     full, thumb = store_photo(open_image(buffer.getvalue()))
                     db.session.add(
                         PiecePhoto(
-                            piece_id=piece.id, position=position, image_id=full.id,
+                            piece_id=piece.id,
+                            position=position,
+                            image_id=full.id,
                             thumb_id=thumb.id,
                             alt=(
                                 f"{piece.title}: {category} in {karat}k gold"

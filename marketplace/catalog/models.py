@@ -50,6 +50,11 @@ class Jeweller(Base):
     #: Extra share of each line price the jeweller pledges to the cooperatives (0–100).
     pledge_percent: Mapped[Decimal] = mapped_column(ExactDecimal, default=Decimal(0))
     status: Mapped[str] = mapped_column(sa.String(20), default=JewellerStatus.PENDING.value)
+    #: Where the jeweller's earnings are paid by bank transfer.
+    payout_bank: Mapped[str | None] = mapped_column(sa.String(120))
+    payout_account_holder: Mapped[str | None] = mapped_column(sa.String(200))
+    #: Peru's 20-digit interbank account code (CCI).
+    payout_cci: Mapped[str | None] = mapped_column(sa.String(20))
     decline_reason: Mapped[str | None] = mapped_column(sa.Text)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -24,7 +24,7 @@ from wtforms import (
     ValidationError,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from marketplace.catalog.models import Category, FairtradeStatus, PieceStatus
 from marketplace.core.gold import KARAT_FINENESS
@@ -37,9 +37,30 @@ MAX_STOCK = 10_000
 
 #: Peru's 24 departments and the Constitutional Province of Callao.
 REGIONS = [
-    "Amazonas", "Áncash", "Apurímac", "Arequipa", "Ayacucho", "Cajamarca", "Callao", "Cusco",
-    "Huancavelica", "Huánuco", "Ica", "Junín", "La Libertad", "Lambayeque", "Lima", "Loreto",
-    "Madre de Dios", "Moquegua", "Pasco", "Piura", "Puno", "San Martín", "Tacna", "Tumbes",
+    "Amazonas",
+    "Áncash",
+    "Apurímac",
+    "Arequipa",
+    "Ayacucho",
+    "Cajamarca",
+    "Callao",
+    "Cusco",
+    "Huancavelica",
+    "Huánuco",
+    "Ica",
+    "Junín",
+    "La Libertad",
+    "Lambayeque",
+    "Lima",
+    "Loreto",
+    "Madre de Dios",
+    "Moquegua",
+    "Pasco",
+    "Piura",
+    "Puno",
+    "San Martín",
+    "Tacna",
+    "Tumbes",
     "Ucayali",
 ]
 
@@ -58,8 +79,9 @@ STATUS_LABELS = {
 FAIRTRADE_LABELS = {
     FairtradeStatus.NONE.value: "Not registered with Fairtrade",
     FairtradeStatus.LICENSEE.value: "Fairtrade licensee (may stamp the mark)",
-    FairtradeStatus.REGISTERED_GOLDSMITH.value:
-        "Registered goldsmith (under 500 g a year; may not stamp the mark)",
+    FairtradeStatus.REGISTERED_GOLDSMITH.value: (
+        "Registered goldsmith (under 500 g a year; may not stamp the mark)"
+    ),
 }
 
 _PLAIN_NUMBER = re.compile(r"\d{1,12}(?:\.\d{1,12})?")
@@ -197,8 +219,10 @@ class ApplicationForm(FlaskForm):
 
     business_name = StringField(
         "Business name",
-        validators=[DataRequired(message="Enter the name of your business."),
-                    Length(max=200, message="Keep the name under 200 characters.")],
+        validators=[
+            DataRequired(message="Enter the name of your business."),
+            Length(max=200, message="Keep the name under 200 characters."),
+        ],
         render_kw={"autocomplete": "organization"},
     )
     ruc = StringField(
@@ -208,8 +232,10 @@ class ApplicationForm(FlaskForm):
     )
     city = StringField(
         "City",
-        validators=[DataRequired(message="Enter the city of your workshop."),
-                    Length(max=80, message="Keep the city under 80 characters.")],
+        validators=[
+            DataRequired(message="Enter the city of your workshop."),
+            Length(max=80, message="Keep the city under 80 characters."),
+        ],
         render_kw={"autocomplete": "address-level2"},
     )
     region = ChoiceField(
@@ -235,9 +261,10 @@ class ApplicationForm(FlaskForm):
 
     def validate_fairtrade_number(self, field: Field) -> None:
         """Licensees and registered goldsmiths give their number."""
-        if self.fairtrade_status.data != FairtradeStatus.NONE.value and not (
-            field.data or ""
-        ).strip():
+        if (
+            self.fairtrade_status.data != FairtradeStatus.NONE.value
+            and not (field.data or "").strip()
+        ):
             raise ValidationError("Give your Fairtrade licence or registration number.")
 
 
@@ -246,8 +273,10 @@ class PieceForm(FlaskForm):
 
     title = StringField(
         "Title",
-        validators=[DataRequired(message="Give the piece a title."),
-                    Length(max=200, message="Keep the title under 200 characters.")],
+        validators=[
+            DataRequired(message="Give the piece a title."),
+            Length(max=200, message="Keep the title under 200 characters."),
+        ],
     )
     description = TextAreaField(
         "Description",
@@ -294,8 +323,9 @@ class StockForm(FlaskForm):
         "Units in stock",
         validators=[
             InputRequired(message="Enter how many units are on the shelf, like 3."),
-            NumberRange(min=0, max=MAX_STOCK,
-                        message=f"Enter a whole number from 0 to {MAX_STOCK:,}."),
+            NumberRange(
+                min=0, max=MAX_STOCK, message=f"Enter a whole number from 0 to {MAX_STOCK:,}."
+            ),
         ],
         render_kw={"inputmode": "numeric", "min": 0, "max": MAX_STOCK},
     )
@@ -315,16 +345,19 @@ class PhotoForm(FlaskForm):
         "Photo",
         validators=[
             FileRequired(message="Choose a photo to upload."),
-            FileAllowed(["jpg", "jpeg", "png", "webp"],
-                        message="Upload a JPEG, PNG or WebP photo (.jpg, .png or .webp)."),
+            FileAllowed(
+                ["jpg", "jpeg", "png", "webp"],
+                message="Upload a JPEG, PNG or WebP photo (.jpg, .png or .webp).",
+            ),
         ],
         render_kw={"accept": "image/jpeg,image/png,image/webp"},
     )
     alt = StringField(
         "What the photo shows",
-        validators=[DataRequired(message="Describe the photo in a few words for people who "
-                                         "cannot see it."),
-                    Length(max=300, message="Keep the description under 300 characters.")],
+        validators=[
+            DataRequired(message="Describe the photo in a few words for people who cannot see it."),
+            Length(max=300, message="Keep the description under 300 characters."),
+        ],
     )
 
 
@@ -351,8 +384,11 @@ def backing_form(lots: Iterable[tuple[int, str]], current: Mapping[int, int]) ->
                 label,
                 validators=[
                     Optional(),
-                    NumberRange(min=0, max=MAX_GROSS_MG,
-                                message="Enter whole milligrams, 0 or more, like 2250."),
+                    NumberRange(
+                        min=0,
+                        max=MAX_GROSS_MG,
+                        message="Enter whole milligrams, 0 or more, like 2250.",
+                    ),
                 ],
                 render_kw={"inputmode": "numeric", "min": 0},
             ),
@@ -368,3 +404,23 @@ def backing_form(lots: Iterable[tuple[int, str]], current: Mapping[int, int]) ->
 def allocation_from(form: FlaskForm, lot_ids: Iterable[int]) -> dict[int, int]:
     """The {lot id: mg per unit} a backing form asks for (blank fields count as 0)."""
     return {lot_id: int(form[lot_field_name(lot_id)].data or 0) for lot_id in lot_ids}
+
+
+class PayoutDetailsForm(FlaskForm):
+    """Where the Central sends the workshop's earnings by bank transfer."""
+
+    payout_bank = StringField(
+        "Bank", validators=[DataRequired(message="Name the bank."), Length(max=120)]
+    )
+    payout_account_holder = StringField(
+        "Account holder",
+        validators=[DataRequired(message="Give the account holder's name."), Length(max=200)],
+    )
+    payout_cci = StringField(
+        "CCI (20-digit interbank code)",
+        validators=[
+            DataRequired(message="Give the 20-digit CCI."),
+            Regexp(r"^\d{20}$", message="The CCI has exactly 20 digits, without spaces."),
+        ],
+        filters=[lambda v: "".join(ch for ch in v if ch.isdigit()) if v else v],
+    )

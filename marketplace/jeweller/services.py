@@ -98,9 +98,7 @@ def apply_to_sell(user: User, application: Application) -> Jeweller:
         raise FieldError("Choose how you work with Fairtrade.", "fairtrade_status")
     number = (application.fairtrade_number or "").strip() or None
     if status != FairtradeStatus.NONE.value and not number:
-        raise FieldError(
-            "Give your Fairtrade licence or registration number.", "fairtrade_number"
-        )
+        raise FieldError("Give your Fairtrade licence or registration number.", "fairtrade_number")
     if status == FairtradeStatus.NONE.value:
         number = None
     if db.session.scalar(sa.select(Jeweller.id).where(Jeweller.ruc == ruc)) is not None:
@@ -130,8 +128,19 @@ def apply_to_sell(user: User, application: Application) -> Jeweller:
         user,
         "jeweller.applied",
         jeweller,
-        after=snapshot(jeweller, ["slug", "business_name", "ruc", "city", "region",
-                                  "fairtrade_status", "fairtrade_number", "status"]),
+        after=snapshot(
+            jeweller,
+            [
+                "slug",
+                "business_name",
+                "ruc",
+                "city",
+                "region",
+                "fairtrade_status",
+                "fairtrade_number",
+                "status",
+            ],
+        ),
         summary=f"{name} applied to sell",
     )
     return jeweller

@@ -27,6 +27,7 @@ from marketplace.jeweller.forms import (
     ApplicationForm,
     DeletePhotoForm,
     EditPieceForm,
+    PayoutDetailsForm,
     PhotoForm,
     PieceForm,
     StockForm,
@@ -190,9 +191,9 @@ def new_piece() -> ResponseReturnValue:
                 "success",
             )
             return redirect(url_for("jeweller.gold", piece_id=piece.id))
-    return render_template(
-        "jeweller/piece_form.html", form=form, piece=None, error=error
-    ), _status(form, error)
+    return render_template("jeweller/piece_form.html", form=form, piece=None, error=error), _status(
+        form, error
+    )
 
 
 @bp.route("/pieces/<int:piece_id>/edit", methods=["GET", "POST"])
@@ -288,7 +289,8 @@ def gold(piece_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             services.back_with_held_gold(
-                piece, allocation_from(form, [lot.id for lot in lots]),
+                piece,
+                allocation_from(form, [lot.id for lot in lots]),
                 actor=jeweller.business_name,
             )
         except DomainError as refused:
@@ -372,3 +374,21 @@ def delete_photo(piece_id: int, photo_id: int) -> ResponseReturnValue:
     db.session.commit()
     flash("Photo deleted.", "success")
     return redirect(url_for("jeweller.photos", piece_id=piece.id))
+
+
+@bp.route("/payout-details", methods=["GET", "POST"])
+@role_required(Role.JEWELLER)
+def payout_details() -> ResponseReturnValue:
+    """Where the workshop's earnings are paid (the Central's bank transfer file uses it)."""
+    jeweller = _workshop()
+    form = PayoutDetailsForm(obj=jeweller)
+    if form.validate_on_submit():
+        jeweller.payout_bank = (form.payout_bank.data or "").strip()
+        jeweller.payout_account_holder = (form.payout_account_holder.data or "").strip()
+        jeweller.payout_cci = form.payout_cci.data
+        db.session.commit()
+        flash("Your payout details are saved.", "success")
+        return redirect(url_for("jeweller.payout_details"))
+    return render_template("jeweller/payout_details.html", form=form, jeweller=jeweller), (
+        422 if form.errors else 200
+    )

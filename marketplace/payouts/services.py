@@ -700,14 +700,11 @@ def record_bank_reference(payout: Payout, reference: str | None, *, actor: str) 
 
 
 def payout_details(payout: Payout) -> tuple[str, str, str] | None:
-    """The payee's bank, account holder and CCI, or None when any is missing.
-
-    Jewellers have no bank details in the shop yet, so their bank payouts always lack them.
-    """
-    coop = payout.cooperative
-    if coop is None:
+    """The payee's bank, account holder and CCI, or None when any is missing."""
+    payee = payout.cooperative or payout.jeweller
+    if payee is None:
         return None
-    details = (coop.payout_bank, coop.payout_account_holder, coop.payout_cci)
+    details = (payee.payout_bank, payee.payout_account_holder, payee.payout_cci)
     if not all(d and d.strip() for d in details):
         return None
     return (str(details[0]).strip(), str(details[1]).strip(), str(details[2]).strip())

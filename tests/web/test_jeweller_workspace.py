@@ -651,3 +651,19 @@ def test_a_good_png_is_stored_as_jpeg_with_a_thumbnail_and_can_be_deleted(client
     assert db.session.get(PiecePhoto, photo.id) is None
     assert db.session.get(MediaFile, image_id) is None
     assert db.session.get(MediaFile, thumb_id) is None
+
+
+def test_a_jeweller_saves_payout_details_and_a_bad_cci_is_refused(client, as_user):
+    from marketplace.catalog.models import Jeweller as _Jeweller
+
+    as_user("jeweller@demo.test")
+    bad = client.post("/jeweller/payout-details", data={
+        "payout_bank": "BCP", "payout_account_holder": "Taller", "payout_cci": "123"})
+    assert bad.status_code == 422
+    assert "The CCI has exactly 20 digits" in bad.get_data(as_text=True)
+    good = client.post("/jeweller/payout-details", data={
+        "payout_bank": "BCP", "payout_account_holder": "Taller Qori",
+        "payout_cci": "0021 9000 0000 0000 0001"})
+    assert good.status_code == 302
+    jeweller = db.session.scalar(sa.select(_Jeweller).where(_Jeweller.slug == "taller-qori"))
+    assert jeweller.payout_cci == "00219000000000000001"
