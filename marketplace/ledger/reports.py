@@ -574,7 +574,9 @@ def premium_breakdown(
     elif by == "piece":
         stmt = stmt.join(Piece, Piece.id == OrderLine.piece_id)
     if by != "all":
-        stmt = stmt.group_by(key, label, slug).order_by(net.desc(), label)
+        # PostgreSQL refuses a constant (the lot's NULL slug) in GROUP BY; group by columns only.
+        columns = [c for c in (key, label, slug) if not isinstance(c, sa.sql.elements.Null)]
+        stmt = stmt.group_by(*columns).order_by(net.desc(), label)
     if limit is not None:
         stmt = stmt.limit(limit)
     return [
