@@ -14,12 +14,15 @@ def register(app: Flask) -> None:
     """Install the handlers."""
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[str, int]:
+    def http_error(error: HTTPException) -> tuple[str, int, dict[str, str]]:
         """Render 4xx/5xx raised by views (404 unknown slug, 400 bad form ...)."""
         code = error.code or 500
         if code >= 500:
             db.session.rollback()
-        return render_template("errors/error.html", error=error, code=code), code
+        # Keep the exception's headers (Allow on a 405, WWW-Authenticate ...).
+        headers = dict(error.get_headers())
+        headers.pop("Content-Type", None)
+        return render_template("errors/error.html", error=error, code=code), code, headers
 
     @app.errorhandler(429)
     def too_many(error: HTTPException) -> tuple[str, int, dict[str, str]]:

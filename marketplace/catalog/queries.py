@@ -108,11 +108,16 @@ def _price(raw: str, name: str, notes: list[str]) -> int | None:
         return None
 
 
+def _is_number(text: str) -> bool:
+    """Plain ASCII digits, short enough to be a page or a karat ("²" and 5,000 digits are not)."""
+    return text.isascii() and text.isdigit() and len(text) <= 9
+
+
 def parse_filters(args: Mapping[str, str]) -> CatalogFilters:
     """Read the catalog's URL arguments; nonsense is dropped with a note, never an error."""
     notes: list[str] = []
     f = CatalogFilters(notes=notes)
-    f.q = " ".join(args.get("q", "").split())[:100]
+    f.q = " ".join(args.get("q", "").replace("\x00", " ").split())[:100]
     category = args.get("category", "").strip().lower()
     if category:
         if category in {c.value for c in Category}:
@@ -121,7 +126,7 @@ def parse_filters(args: Mapping[str, str]) -> CatalogFilters:
             notes.append(f"Ignored category “{category[:20]}”.")
     karat = args.get("karat", "").strip().lower().removesuffix("k")
     if karat:
-        if karat.isdigit() and int(karat) in KARAT_FINENESS:
+        if _is_number(karat) and int(karat) in KARAT_FINENESS:
             f.karat = int(karat)
         else:
             allowed = ", ".join(f"{k}k" for k in sorted(KARAT_FINENESS))
@@ -137,7 +142,7 @@ def parse_filters(args: Mapping[str, str]) -> CatalogFilters:
     sort = args.get("sort", "newest")
     f.sort = sort if sort in SORTS else "newest"
     page = args.get("page", "1").strip()
-    f.page = min(int(page), MAX_PAGE) if page.isdigit() and int(page) >= 1 else 1
+    f.page = min(int(page), MAX_PAGE) if _is_number(page) and int(page) >= 1 else 1
     return f
 
 

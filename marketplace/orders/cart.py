@@ -13,7 +13,8 @@ def get_cart() -> dict[int, int]:
     cart: dict[int, int] = {}
     if isinstance(raw, dict):
         for key, value in raw.items():
-            if str(key).isdigit() and isinstance(value, int) and value > 0:
+            key_text = str(key)
+            if key_text.isascii() and key_text.isdigit() and isinstance(value, int) and value > 0:
                 cart[int(key)] = value
     return cart
 

@@ -51,7 +51,7 @@ def _units(order: Order, only_jeweller: int | None = None) -> dict[int, int]:
         if only_jeweller is not None and line.jeweller_id != only_jeweller:
             continue
         raw = request.form.get(f"units-{line.id}", "0").strip() or "0"
-        chosen[line.id] = int(raw) if raw.isdigit() else -1
+        chosen[line.id] = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 7 else -1
     return chosen
 
 

@@ -127,7 +127,7 @@ def cart_update() -> ResponseReturnValue:
     piece_id = request.form.get("piece_id", "")
     action = request.form.get("action", "add")
     raw_quantity = request.form.get("quantity", "1").strip()
-    if not piece_id.isdigit():
+    if not (piece_id.isascii() and piece_id.isdigit() and len(piece_id) < 12):
         flash("That piece is not in the shop.", "error")
         return redirect(url_for("orders.cart"))
     piece = db.session.get(Piece, int(piece_id))
@@ -135,7 +135,7 @@ def cart_update() -> ResponseReturnValue:
         flash("That piece is not for sale.", "error")
         return redirect(url_for("orders.cart"))
     if (
-        not raw_quantity.isdigit()
+        not (raw_quantity.isascii() and raw_quantity.isdigit() and len(raw_quantity) < 12)
         or int(raw_quantity) > services.MAX_UNITS_PER_LINE
         or (action == "add" and int(raw_quantity) == 0)
     ):

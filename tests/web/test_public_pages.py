@@ -108,7 +108,8 @@ def test_draft_pieces_have_no_public_page(client):
     "query",
     ["karat=abc", "page=-1", "min_price=1e999", "max_price=abc&min_price=-1", "sort=drop+table",
      "category=%00", "page=99999999999999999999", "q=" + "x" * 5000, "cooperative=%27%22",
-     "karat=18&karat=22", "min_price=Infinity"],
+     "karat=18&karat=22", "min_price=Infinity", "page=²", "karat=²", "page=" + "9" * 5000,
+     "q=%00ring"],
 )
 def test_nonsense_filters_give_a_page_never_an_error(client, query):
     response = client.get(f"/products?{query}")
@@ -177,3 +178,13 @@ def test_healthz_reports_a_database_it_cannot_reach(client, monkeypatch):
     monkeypatch.setattr(db.session, "execute", broken)
     response = client.get("/healthz")
     assert response.status_code == 503 and response.json["database"] == "unreachable"
+
+
+@pytest.mark.parametrize("page", ["²", "-3", "abc", "9" * 5000])
+def test_the_lot_registry_survives_nonsense_pages(client, page):
+    assert client.get(f"/lots?page={page}").status_code == 200
+
+
+def test_a_wrong_method_says_which_are_allowed(client):
+    response = client.post("/products")
+    assert response.status_code == 405 and "GET" in response.headers["Allow"]
