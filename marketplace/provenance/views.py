@@ -23,7 +23,8 @@ LOTS_PER_PAGE = 50
 def lots() -> str:
     """The certified lot registry, with where each lot's fine gold is now (from the ledger)."""
     page = request.args.get("page", "1")
-    page_no = int(page) if page.isascii() and page.isdigit() and len(page) < 5 and int(page) > 0 else 1
+    plain = page.isascii() and page.isdigit() and len(page) < 5
+    page_no = int(page) if plain and int(page) > 0 else 1
     total = int(db.session.scalar(sa.select(sa.func.count(GoldLot.id))) or 0)
     pages = max(1, -(-total // LOTS_PER_PAGE))
     page_no = min(page_no, pages)
