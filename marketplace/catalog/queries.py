@@ -142,7 +142,10 @@ def parse_filters(args: Mapping[str, str]) -> CatalogFilters:
     sort = args.get("sort", "newest")
     f.sort = sort if sort in SORTS else "newest"
     page = args.get("page", "1").strip()
-    f.page = min(int(page), MAX_PAGE) if _is_number(page) and int(page) >= 1 else 1
+    if page.isascii() and page.isdigit() and len(page) > 9:
+        f.page = MAX_PAGE  # an enormous page number means "as far as it goes"
+    else:
+        f.page = min(int(page), MAX_PAGE) if _is_number(page) and int(page) >= 1 else 1
     return f
 
 
