@@ -35,7 +35,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from marketplace.api import serializers as out
 from marketplace.catalog.models import Jeweller, Piece, PieceGold, PiecePhoto, PieceStatus
-from marketplace.catalog.queries import SORTS, parse_filters, search_pieces
+from marketplace.catalog.queries import SORTS, parse_filters, piece_timeline, search_pieces
 from marketplace.core.errors import NoRateInForce
 from marketplace.db import utcnow
 from marketplace.extensions import db
@@ -44,7 +44,6 @@ from marketplace.premium.services import piece_premium, premium_by_cooperative, 
 from marketplace.provenance.models import (
     Cooperative,
     CustodyEvent,
-    CustodyEventKind,
     GoldLot,
     LotEvidence,
 )
@@ -86,7 +85,8 @@ def send(data: Mapping[str, Any], *, max_age: int) -> Response:
 def error(status: int, message: str) -> Response:
     """A JSON error: ``{"error": message}`` with its status."""
     response = Response(
-        json.dumps({"error": message}, ensure_ascii=False), status=status,
+        json.dumps({"error": message}, ensure_ascii=False),
+        status=status,
         mimetype="application/json",
     )
     response.headers["Access-Control-Allow-Origin"] = "*"
@@ -137,9 +137,7 @@ def _plain_args(names: tuple[str, ...], notes: list[str]) -> dict[str, str]:
             continue
         if "\x00" in value:
             notes.append(f"Ignored {name}: it contains a NUL character.")
-        elif name in ("page", "karat") and (
-            not value.isascii() or len(value) > _LONGEST_NUMBER
-        ):
+        elif name in ("page", "karat") and (not value.isascii() or len(value) > _LONGEST_NUMBER):
             notes.append(f"Ignored {name} “{value[:20]}”: give a whole number.")
         else:
             args[name] = value
@@ -262,33 +260,7 @@ def piece_provenance(slug: str) -> Response:
     )
     if found is None:
         return _no_piece(slug)
-    lot_ids = [g.lot_id for g in found.gold]
-    # As on the piece page: the lots' origin, the transfers to this jeweller and what happened
-    # to this piece (the whole chain of each lot is at /api/v1/lots/<code>).
-    events = db.session.scalars(
-        sa.select(CustodyEvent)
-        .where(CustodyEvent.lot_id.in_(lot_ids))
-        .where(
-            sa.or_(
-                CustodyEvent.kind.in_(
-                    [
-                        CustodyEventKind.REGISTERED.value,
-                        CustodyEventKind.ASSAYED.value,
-                        CustodyEventKind.CERTIFIED.value,
-                    ]
-                ),
-                sa.and_(
-                    CustodyEvent.kind == CustodyEventKind.TRANSFERRED.value,
-                    CustodyEvent.jeweller_id == found.jeweller_id,
-                ),
-                CustodyEvent.piece_id == found.id,
-            )
-        )
-        .order_by(CustodyEvent.lot_id, CustodyEvent.seq)
-    ).all()
-    timeline: dict[int, list[CustodyEvent]] = {lot_id: [] for lot_id in lot_ids}
-    for event in events:
-        timeline[event.lot_id].append(event)
+    timeline = piece_timeline(found)
     jewellers = {found.jeweller_id: found.jeweller}
     slugs = {found.id: found.slug}
     today = utcnow().date()

@@ -26,7 +26,7 @@ from marketplace.catalog.models import (
 from marketplace.core.gold import KARAT_FINENESS
 from marketplace.core.money import to_minor
 from marketplace.extensions import db
-from marketplace.provenance.models import Cooperative, GoldLot
+from marketplace.provenance.models import Cooperative, CustodyEvent, CustodyEventKind, GoldLot
 
 SORTS: dict[str, tuple[sa.UnaryExpression[Any], ...]] = {
     "newest": (Piece.created_at.desc(), Piece.id.desc()),
@@ -222,9 +222,39 @@ def search_pieces(f: CatalogFilters, per_page: int) -> CatalogPage:
     page = min(f.page, pages)
     pieces = list(
         db.session.scalars(
-            stmt.options(*card_options())
-            .limit(per_page)
-            .offset((page - 1) * per_page)
+            stmt.options(*card_options()).limit(per_page).offset((page - 1) * per_page)
         )
     )
     return CatalogPage(pieces=pieces, total=total, page=page, pages=pages, per_page=per_page)
+
+
+def piece_timeline(piece: Piece) -> dict[int, list[CustodyEvent]]:
+    """The custody events that concern a piece, per lot: its lots' origin (registered, assayed,
+    certified), the transfers to its jeweller and its own crafting and sales (each lot's whole
+    chain is on the lot's page)."""
+    lot_ids = [g.lot_id for g in piece.gold]
+    events = db.session.scalars(
+        sa.select(CustodyEvent)
+        .where(CustodyEvent.lot_id.in_(lot_ids))
+        .where(
+            sa.or_(
+                CustodyEvent.kind.in_(
+                    [
+                        CustodyEventKind.REGISTERED.value,
+                        CustodyEventKind.ASSAYED.value,
+                        CustodyEventKind.CERTIFIED.value,
+                    ]
+                ),
+                sa.and_(
+                    CustodyEvent.kind == CustodyEventKind.TRANSFERRED.value,
+                    CustodyEvent.jeweller_id == piece.jeweller_id,
+                ),
+                CustodyEvent.piece_id == piece.id,
+            )
+        )
+        .order_by(CustodyEvent.lot_id, CustodyEvent.seq)
+    ).all()
+    timeline: dict[int, list[CustodyEvent]] = {lot_id: [] for lot_id in lot_ids}
+    for event in events:
+        timeline[event.lot_id].append(event)
+    return timeline

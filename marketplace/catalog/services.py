@@ -351,9 +351,11 @@ def remove_piece_photo(piece: Piece, photo_id: int) -> None:
     db.session.expire(piece, ["photos"])
     for media_id in media_ids:
         still_used = db.session.scalar(
-            sa.select(sa.exists().where(
-                sa.or_(PiecePhoto.image_id == media_id, PiecePhoto.thumb_id == media_id)
-            ))
+            sa.select(
+                sa.exists().where(
+                    sa.or_(PiecePhoto.image_id == media_id, PiecePhoto.thumb_id == media_id)
+                )
+            )
         )
         media = db.session.get(MediaFile, media_id)
         if still_used or media is None:

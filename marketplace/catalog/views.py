@@ -15,7 +15,13 @@ from marketplace.catalog.models import (
     PiecePhoto,
     PieceStatus,
 )
-from marketplace.catalog.queries import SORT_LABELS, card_options, parse_filters, search_pieces
+from marketplace.catalog.queries import (
+    SORT_LABELS,
+    card_options,
+    parse_filters,
+    piece_timeline,
+    search_pieces,
+)
 from marketplace.core.errors import NoRateInForce
 from marketplace.core.gold import KARAT_FINENESS
 from marketplace.db import utcnow
@@ -23,8 +29,6 @@ from marketplace.extensions import db
 from marketplace.premium.services import piece_premium, premium_by_cooperative, rates_on
 from marketplace.provenance.models import (
     Cooperative,
-    CustodyEvent,
-    CustodyEventKind,
     GoldLot,
 )
 
@@ -63,40 +67,12 @@ def piece(slug: str) -> str:
             joinedload(Piece.jeweller),
             selectinload(Piece.photos).selectinload(PiecePhoto.image),
             selectinload(Piece.photos).selectinload(PiecePhoto.thumb),
-            selectinload(Piece.gold)
-            .selectinload(PieceGold.lot)
-            .selectinload(GoldLot.cooperative),
+            selectinload(Piece.gold).selectinload(PieceGold.lot).selectinload(GoldLot.cooperative),
         )
     )
     if found is None:
         abort(404)
-    lot_ids = [g.lot_id for g in found.gold]
-    # The timeline shows what concerns this piece: the lots' origin, the transfers to this
-    # jeweller and the crafting of this piece (the whole chain is on each lot's page).
-    events = db.session.scalars(
-        sa.select(CustodyEvent)
-        .where(CustodyEvent.lot_id.in_(lot_ids))
-        .where(
-            sa.or_(
-                CustodyEvent.kind.in_(
-                    [
-                        CustodyEventKind.REGISTERED.value,
-                        CustodyEventKind.ASSAYED.value,
-                        CustodyEventKind.CERTIFIED.value,
-                    ]
-                ),
-                sa.and_(
-                    CustodyEvent.kind == CustodyEventKind.TRANSFERRED.value,
-                    CustodyEvent.jeweller_id == found.jeweller_id,
-                ),
-                CustodyEvent.piece_id == found.id,
-            )
-        )
-        .order_by(CustodyEvent.lot_id, CustodyEvent.seq)
-    ).all()
-    timeline: dict[int, list[CustodyEvent]] = {lot_id: [] for lot_id in lot_ids}
-    for event in events:
-        timeline[event.lot_id].append(event)
+    timeline = piece_timeline(found)
     today = utcnow().date()
     try:
         quote = piece_premium(found, rates_on(today, found.currency))

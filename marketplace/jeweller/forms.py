@@ -29,40 +29,14 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from marketplace.catalog.models import Category, FairtradeStatus, PieceStatus
 from marketplace.core.gold import KARAT_FINENESS
 from marketplace.core.money import to_minor
+from marketplace.core.peru import PERU_REGIONS
 from marketplace.jeweller.services import INVALID_RUC, ruc_is_valid
 
 MAX_GROSS_MG = 1_000_000  # 1 kg: no piece of jewellery weighs more
 MAX_PRICE_MINOR = 100_000_000  # S/ 1,000,000
 MAX_STOCK = 10_000
 
-#: Peru's 24 departments and the Constitutional Province of Callao.
-REGIONS = [
-    "Amazonas",
-    "Áncash",
-    "Apurímac",
-    "Arequipa",
-    "Ayacucho",
-    "Cajamarca",
-    "Callao",
-    "Cusco",
-    "Huancavelica",
-    "Huánuco",
-    "Ica",
-    "Junín",
-    "La Libertad",
-    "Lambayeque",
-    "Lima",
-    "Loreto",
-    "Madre de Dios",
-    "Moquegua",
-    "Pasco",
-    "Piura",
-    "Puno",
-    "San Martín",
-    "Tacna",
-    "Tumbes",
-    "Ucayali",
-]
+REGIONS = PERU_REGIONS
 
 CATEGORY_LABELS = {
     Category.RING.value: "Ring",

@@ -7,35 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
-#: Peru's regions (departamentos), Lima Metropolitana and Callao.
-PERU_REGIONS = [
-    "Amazonas",
-    "Áncash",
-    "Apurímac",
-    "Arequipa",
-    "Ayacucho",
-    "Cajamarca",
-    "Callao",
-    "Cusco",
-    "Huancavelica",
-    "Huánuco",
-    "Ica",
-    "Junín",
-    "La Libertad",
-    "Lambayeque",
-    "Lima (región)",
-    "Lima Metropolitana",
-    "Loreto",
-    "Madre de Dios",
-    "Moquegua",
-    "Pasco",
-    "Piura",
-    "Puno",
-    "San Martín",
-    "Tacna",
-    "Tumbes",
-    "Ucayali",
-]
+from marketplace.core.peru import PERU_REGIONS
 
 
 def country_choices(locale: str = "en") -> list[tuple[str, str]]:

@@ -1,0 +1,32 @@
+"""Facts about Peru the shop's forms use."""
+
+#: Peru's regions (departamentos), with Lima split into Lima Metropolitana and the Lima region,
+#: and the Constitutional Province of Callao, as couriers and addresses name them.
+PERU_REGIONS = [
+    "Amazonas",
+    "Áncash",
+    "Apurímac",
+    "Arequipa",
+    "Ayacucho",
+    "Cajamarca",
+    "Callao",
+    "Cusco",
+    "Huancavelica",
+    "Huánuco",
+    "Ica",
+    "Junín",
+    "La Libertad",
+    "Lambayeque",
+    "Lima (región)",
+    "Lima Metropolitana",
+    "Loreto",
+    "Madre de Dios",
+    "Moquegua",
+    "Pasco",
+    "Piura",
+    "Puno",
+    "San Martín",
+    "Tacna",
+    "Tumbes",
+    "Ucayali",
+]
