@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, render_template
+from flask import Flask, abort, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from marketplace.extensions import db, limiter
@@ -12,6 +12,20 @@ from marketplace.extensions import db, limiter
 
 def register(app: Flask) -> None:
     """Install the handlers."""
+
+    @app.before_request
+    def refuse_nul_characters() -> None:
+        """A NUL character is never part of a real address or form (and PostgreSQL cannot
+        store or compare it): 404 for the path, 400 for a form field or query argument, except
+        on the catalog and the API, which drop what they cannot read with a note."""
+        if "\x00" in request.path:
+            abort(404)
+        lenient = request.path.startswith(("/products", "/api/v1/"))
+        if not lenient and any("\x00" in value for value in request.args.values()):
+            abort(400, description="The address contains a character we cannot read.")
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            if any("\x00" in value for value in request.form.values()):
+                abort(400, description="Something you sent contains a character we cannot read.")
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[str, int, dict[str, str]]:

@@ -131,7 +131,7 @@ def parse_filters(args: Mapping[str, str]) -> CatalogFilters:
         else:
             allowed = ", ".join(f"{k}k" for k in sorted(KARAT_FINENESS))
             notes.append(f"Ignored karat “{karat[:20]}”: choose one of {allowed}.")
-    coop = args.get("cooperative", "").strip().lower()
+    coop = args.get("cooperative", "").replace("\x00", "").strip().lower()
     if coop:
         f.cooperative = coop[:80]
     f.min_price = _price(args.get("min_price", ""), "minimum price", notes)

@@ -188,3 +188,17 @@ def test_the_lot_registry_survives_nonsense_pages(client, page):
 def test_a_wrong_method_says_which_are_allowed(client):
     response = client.post("/products")
     assert response.status_code == 405 and "GET" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [("/products/%00", 404), ("/lots/%00", 404), ("/api/v1/products/%00/epcis", 404),
+     ("/products?cooperative=%00", 200), ("/lots?page=1%00", 400)],
+)
+def test_a_nul_character_in_an_address_is_refused_cleanly(client, url, status):
+    assert client.get(url).status_code == status
+
+
+def test_a_nul_character_in_a_form_is_refused_cleanly(client):
+    response = client.post("/account/login", data={"email": "a\x00@x.org", "password": "x"})
+    assert response.status_code == 400
