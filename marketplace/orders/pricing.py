@@ -55,6 +55,8 @@ class PricedCart:
     total: int
     tax_included: int
     premium_by_cooperative: dict[str, int] = field(default_factory=dict)
+    #: The premium rate and exchange rate the lines were priced with (frozen on the order).
+    rates: RatesInForce | None = None
 
 
 def platform_fee(line_total: int, percent: Decimal) -> int:
@@ -105,6 +107,7 @@ def price_cart(
     total = subtotal + shipping
     return PricedCart(
         currency=rates.currency,
+        rates=rates,
         lines=lines,
         shipping_by_jeweller=shipping_by_jeweller,
         subtotal=subtotal,

@@ -10,7 +10,6 @@ five times changes the books once.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -186,6 +185,8 @@ def place_order(
     Raises ``SoldOut`` naming the piece when any line cannot be reserved; nothing is written.
     """
     priced = price(cart, address.country, currency, fee_percent)
+    rates = priced.rates
+    assert rates is not None  # price() always prices with the rates in force
     now = now or utcnow()
     with db.session.begin_nested():
         for line in priced.lines:  # pieces come sorted by id: a fixed locking order
@@ -248,7 +249,6 @@ def place_order(
                 platform_fee_minor=line.platform_fee,
                 jeweller_minor=line.jeweller_share,
             )
-            rates = rates_on(now.date(), priced.currency)
             order_line.premium_lines = [
                 PremiumLine(
                     cooperative_id=part.cooperative_id,
@@ -457,11 +457,6 @@ def ensure_fresh(order: Order) -> Order:
     return order
 
 
-def shipment_for(order: Order, jeweller_id: int) -> Shipment | None:
-    """The jeweller's shipment of an order."""
-    return next((s for s in order.shipments if s.jeweller_id == jeweller_id), None)
-
-
 def fulfilment_summary(order: Order) -> str:
     """One word for all shipments: unfulfilled, shipped, delivered (or mixed)."""
     states = {s.status for s in order.shipments if s.status != FulfilmentStatus.CANCELLED.value}
@@ -474,8 +469,3 @@ def fulfilment_summary(order: Order) -> str:
         if FulfilmentStatus.DELIVERED.value in states
         else FulfilmentStatus.SHIPPED.value
     )
-
-
-def lines_of(orders: Sequence[Order]) -> int:
-    """Units across orders (for summaries)."""
-    return sum(line.quantity for order in orders for line in order.lines)
