@@ -44,7 +44,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     """Bind the extensions (and make every model known to the metadata)."""
-    from marketplace import models  # noqa: F401  (registers all tables)
+    from flask_babel import lazy_gettext
+
+    from marketplace import i18n, models  # noqa: F401  (models: registers all tables)
     from marketplace.accounts.models import User
     from marketplace.db import configure_sqlite
     from marketplace.extensions import csrf, db, limiter, login_manager, migrate
@@ -54,10 +56,11 @@ def register_extensions(app: Flask) -> None:
         configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    i18n.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
-    login_manager.login_message = "Please sign in to open that page."
+    login_manager.login_message = lazy_gettext("Please sign in to open that page.")
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader

@@ -15,10 +15,8 @@ from marketplace.core.gold import format_grams
 from marketplace.core.gold import grams as grams_exact
 from marketplace.core.money import Money, format_money
 from marketplace.extensions import db
+from marketplace.i18n import format_locale
 from marketplace.orders.cart import cart_count
-
-#: UI locale until translations arrive; PEN is always written the Peruvian way (S/ 1,234.50).
-UI_LOCALE = "en"
 
 _demo_cache: dict[str, float | bool] = {"at": 0.0, "value": False}
 
@@ -42,36 +40,37 @@ def demo_present() -> bool:
 
 def money(amount: int | None, currency: str = "PEN") -> str:
     """Minor units as a price: 123450 → "S/ 1,234.50"."""
-    return format_money(Money(int(amount or 0), currency), UI_LOCALE)
+    return format_money(Money(int(amount or 0), currency), format_locale())
 
 
 def grams(mg: int | None) -> str:
     """Milligrams as grams: 3750 → "3.75 g"."""
-    return format_grams(int(mg or 0), UI_LOCALE)
+    return format_grams(int(mg or 0), format_locale())
 
 
 def number(value: int | None) -> str:
     """A whole number with thousands separators: 1200 → "1,200"."""
-    return format_decimal(int(value or 0), locale=UI_LOCALE)
+    return format_decimal(int(value or 0), locale=format_locale())
 
 
 def grams_column(mg: int | None) -> str:
     """Grams with three decimals, so columns of figures line up: 180000 → "180.000 g"."""
-    return format_decimal(grams_exact(int(mg or 0)), format="#,##0.000", locale=UI_LOCALE) + "\xa0g"
+    figure = format_decimal(grams_exact(int(mg or 0)), format="#,##0.000", locale=format_locale())
+    return figure + "\xa0g"
 
 
 def country_name(code: str | None) -> str:
     """An ISO country code as its name: "PE" → "Peru"."""
     if not code:
         return ""
-    return str(Locale.parse(UI_LOCALE).territories.get(code, code))
+    return str(Locale.parse(format_locale()).territories.get(code, code))
 
 
 def day(value: date | datetime | None, fmt: str = "medium") -> str:
-    """A date as "12 Mar 2025" ("" for none)."""
+    """A date as "Mar 12, 2025" in English, "12 mar 2025" in Spanish ("" for none)."""
     if value is None:
         return ""
-    return format_date(value, format=fmt, locale=UI_LOCALE)
+    return format_date(value, format=fmt, locale=format_locale())
 
 
 def media_url(media: object) -> str:

@@ -56,6 +56,8 @@ class Order(Base):
     address_line2: Mapped[str] = mapped_column(sa.String(200), default="")
     postal_code: Mapped[str] = mapped_column(sa.String(20), default="")
     currency: Mapped[str] = mapped_column(sa.String(3))
+    #: The language the shopper bought in: their receipt and later mails are written in it.
+    locale: Mapped[str] = mapped_column(sa.String(5), default="en", server_default="en")
     subtotal_minor: Mapped[int] = mapped_column(sa.BigInteger)
     shipping_minor: Mapped[int] = mapped_column(sa.BigInteger)
     total_minor: Mapped[int] = mapped_column(sa.BigInteger)

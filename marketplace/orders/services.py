@@ -27,6 +27,7 @@ from marketplace.core.states import (
 )
 from marketplace.db import utcnow
 from marketplace.extensions import db
+from marketplace.i18n import language
 from marketplace.ledger.models import AccountKind
 from marketplace.ledger.services import AccountRef, gold_account, money_account, post_transaction
 from marketplace.orders.models import (
@@ -220,6 +221,7 @@ def place_order(
             address_line2=address.address_line2.strip(),
             postal_code=address.postal_code.strip(),
             currency=priced.currency,
+            locale=language(),
             subtotal_minor=priced.subtotal,
             shipping_minor=priced.shipping,
             total_minor=priced.total,

@@ -18,6 +18,8 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -324,10 +326,15 @@ def history() -> str:
 
 
 def send_receipt(order: Order) -> None:
-    """Mail the receipt (after the commit that booked the payment)."""
+    """Mail the receipt (after the commit that booked the payment), in the order's language."""
+    with force_locale(order.locale):
+        _send_receipt(order)
+
+
+def _send_receipt(order: Order) -> None:
     send_template(
         order.email,
-        f"Your Oro de Poto order {order.number}",
+        _("Your Oro de Poto order %(number)s", number=order.number),
         "receipt",
         order=order,
         link=order_link(order, external=True),
