@@ -46,16 +46,20 @@ def register_extensions(app: Flask) -> None:
     """Bind the extensions (and make every model known to the metadata)."""
     from flask_babel import lazy_gettext
 
-    from marketplace import i18n, models  # noqa: F401  (models: registers all tables)
+    from marketplace import caching, http_caching, i18n, models  # noqa: F401  (models: tables)
     from marketplace.accounts.models import User
     from marketplace.db import configure_sqlite
     from marketplace.extensions import csrf, db, limiter, login_manager, migrate
+    from marketplace.security import init_security
 
     db.init_app(app)
     with app.app_context():
         configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    caching.init_app(app)
+    http_caching.init_app(app)
     csrf.init_app(app)
+    init_security(app)
     i18n.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
+
+def _flag(value: str) -> bool:
+    """An on/off setting: ``0``, ``false``, ``no`` and ``off`` (any case) are off."""
+    return value.strip().lower() not in {"0", "false", "no", "off"}
+
+
 #: Settings read from the environment, with the type each is converted to.
-ENV_SETTINGS: dict[str, type] = {
+ENV_SETTINGS: dict[str, Callable[[str], Any]] = {
     "SECRET_KEY": str,
     "DATABASE_URL": str,
     "PAYMENT_GATEWAY": str,
@@ -28,6 +35,8 @@ ENV_SETTINGS: dict[str, type] = {
     "PLATFORM_CURRENCY": str,
     "PLATFORM_FEE_PERCENT": Decimal,
     "RATELIMIT_STORAGE_URI": str,
+    #: "false" turns every rate limit off (load tests from one address); on by default.
+    "RATELIMIT_ENABLED": _flag,
     "MAIL_SERVER": str,
     "MAIL_PORT": int,
     "MAIL_USERNAME": str,
@@ -43,6 +52,13 @@ ENV_SETTINGS: dict[str, type] = {
     "STRIPE_FEE_FIXED_MINOR": int,
     "STRIPE_TIMEOUT_SECONDS": float,
     "STRIPE_MAX_NETWORK_RETRIES": int,
+    "API_RATE_LIMIT": str,
+    "TRUSTED_PROXIES": int,
+    "CACHE_TYPE": str,
+    "CACHE_REDIS_URL": str,
+    "CACHE_DEFAULT_TIMEOUT": int,
+    #: "false" renders every public page afresh (no whole pages kept for anonymous visitors).
+    "PAGE_CACHE": _flag,
 }
 
 
@@ -64,7 +80,7 @@ class Defaults:
     STRIPE_API_BASE = ""  # empty: Stripe itself; tests point it at localstripe
     STRIPE_FEE_PERCENT = Decimal("3.6")  # estimate, used when Stripe reports no fee in PEN
     STRIPE_FEE_FIXED_MINOR = 100
-    STRIPE_TIMEOUT_SECONDS = 20.0
+    STRIPE_TIMEOUT_SECONDS = 8.0  # x3 attempts with back-off stays under gunicorn's 30 s
     STRIPE_MAX_NETWORK_RETRIES = 2
     RATELIMIT_HEADERS_ENABLED = True
     SANDBOX_FEE_PERCENT = Decimal("3.5")
@@ -74,6 +90,8 @@ class Defaults:
     PAYOUT_CURRENCY = ""  # empty: the platform currency
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    API_RATE_LIMIT = "300 per minute"  # per client address, over every /api/v1 route
+    TRUSTED_PROXIES = 0  # reverse proxies in front whose X-Forwarded-For/-Proto are believed
 
 
 def _secret_key(instance: Path) -> str:

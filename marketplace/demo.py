@@ -587,7 +587,7 @@ def seed_pieces(
     return pieces
 
 
-DEMO_PASSWORD = "demo-password"  # noqa: S105 - published demo logins (DESIGN §8)
+DEMO_PASSWORD = "demo-password"  # noqa: S105  # nosec B105  # published demo logins (DESIGN §8)
 DEMO_LOGINS = [
     # email, role, workshop slug, cooperative slug
     ("admin@demo.test", Role.ADMIN, None, None),
@@ -632,7 +632,7 @@ def seed(*, photos: bool = True, progress: Callable[[str], None] = lambda _: Non
     """Seed the demo once. Returns False (and changes nothing) if it is already there."""
     if demo_present():
         return False
-    rng = random.Random(20251127)
+    rng = random.Random(20251127)  # nosec B311  # seeded on purpose: the same demo every run
     progress("Cooperatives and rates")
     _, members = seed_cooperatives()
     seed_rates()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from flask import Flask, abort, render_template, request
+from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from marketplace.extensions import db, limiter
@@ -22,10 +23,12 @@ def register(app: Flask) -> None:
             abort(404)
         lenient = request.path.startswith(("/products", "/api/v1/"))
         if not lenient and any("\x00" in value for value in request.args.values()):
-            abort(400, description="The address contains a character we cannot read.")
+            abort(400, description=_("The address contains a character we cannot read."))
         if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
             if any("\x00" in value for value in request.form.values()):
-                abort(400, description="Something you sent contains a character we cannot read.")
+                abort(
+                    400, description=_("Something you sent contains a character we cannot read.")
+                )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[str, int, dict[str, str]]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, redirect, request
+from flask import Blueprint, Flask, current_app, has_request_context, redirect, request
 from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_locale
 
@@ -40,6 +40,8 @@ bp = Blueprint("i18n", __name__)
 
 def select_locale() -> str:
     """The language of this request (see the module's docstring for the order)."""
+    if not has_request_context():  # a CLI command, a job, a service called from a test
+        return DEFAULT_LANGUAGE
     chosen = request.cookies.get(COOKIE, "")
     if chosen in LANGUAGES:
         return chosen

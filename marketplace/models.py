@@ -2,6 +2,7 @@
 
 from marketplace.accounts.models import PasswordReset, User
 from marketplace.admin.models import AuditRecord
+from marketplace.caching import CacheVersion
 from marketplace.catalog.models import Jeweller, Piece, PieceGold, PiecePhoto
 from marketplace.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from marketplace.media.models import MediaFile
@@ -28,6 +29,7 @@ from marketplace.provenance.models import (
 )
 
 __all__ = [
+    "CacheVersion",
     "Certificate",
     "SigningKey",
     "AuditRecord",

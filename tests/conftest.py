@@ -52,10 +52,11 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     @app.before_request
     def _load_the_user_per_request() -> None:
         # Tests share one app context (and so one ``g``) across requests; in production each
-        # request has its own. Drop Flask-Login's cached user and Flask-Babel's cached locale
-        # so each request finds them afresh.
+        # request has its own. Drop Flask-Login's cached user, Flask-Babel's cached locale
+        # and Flask-WTF's CSRF token so each request finds them afresh.
         g.pop("_login_user", None)
         g.pop("_flask_babel", None)
+        g.pop("csrf_token", None)
 
     with app.app_context():
         upgrade()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp
@@ -9,8 +10,8 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp
 from marketplace.accounts.services import MIN_PASSWORD_LENGTH
 
 _email = [
-    DataRequired(message="Enter your email."),
-    Email(message="Enter a valid email."),
+    DataRequired(message=_l("Enter your email.")),
+    Email(message=_l("Enter a valid email.")),
     Length(max=254),
 ]
 
@@ -23,15 +24,14 @@ def _strip(value: str | None) -> str | None:
 #: Signing in and asking for a reset only need something shaped like an address: the
 #: strict check (which refuses reserved domains such as the demo's ``.test``) is for new emails.
 _known_email = [
-    DataRequired(message="Enter your email."),
-    Regexp(r"^[^@\s]+@[^@\s]+$", message="Enter a valid email."),
+    DataRequired(message=_l("Enter your email.")),
+    Regexp(r"^[^@\s]+@[^@\s]+$", message=_l("Enter a valid email.")),
     Length(max=254),
 ]
 _new_password = [
-    DataRequired(message="Choose a password."),
-    Length(
-        min=MIN_PASSWORD_LENGTH, max=200, message=f"Use at least {MIN_PASSWORD_LENGTH} characters."
-    ),
+    DataRequired(message=_l("Choose a password.")),
+    # WTForms fills in %(min)d.
+    Length(min=MIN_PASSWORD_LENGTH, max=200, message=_l("Use at least %(min)d characters.")),
 ]
 
 
@@ -39,31 +39,34 @@ class LoginForm(FlaskForm):
     """Sign in."""
 
     email = EmailField(
-        "Email", validators=_known_email, filters=[_strip], render_kw={"autocomplete": "username"}
+        _l("Email"),
+        validators=_known_email,
+        filters=[_strip],
+        render_kw={"autocomplete": "username"},
     )
     password = PasswordField(
-        "Password",
-        validators=[DataRequired(message="Enter your password.")],
+        _l("Password"),
+        validators=[DataRequired(message=_l("Enter your password."))],
         render_kw={"autocomplete": "current-password"},
     )
-    remember = BooleanField("Keep me signed in on this device")
+    remember = BooleanField(_l("Keep me signed in on this device"))
 
 
 class RegisterForm(FlaskForm):
     """Open a shopper account."""
 
     name = StringField(
-        "Your name", validators=[Length(max=120)], render_kw={"autocomplete": "name"}
+        _l("Your name"), validators=[Length(max=120)], render_kw={"autocomplete": "name"}
     )
     email = EmailField(
-        "Email", validators=_email, filters=[_strip], render_kw={"autocomplete": "email"}
+        _l("Email"), validators=_email, filters=[_strip], render_kw={"autocomplete": "email"}
     )
     password = PasswordField(
-        "Password", validators=_new_password, render_kw={"autocomplete": "new-password"}
+        _l("Password"), validators=_new_password, render_kw={"autocomplete": "new-password"}
     )
     confirm = PasswordField(
-        "Repeat the password",
-        validators=[EqualTo("password", message="The two passwords differ.")],
+        _l("Repeat the password"),
+        validators=[EqualTo("password", message=_l("The two passwords differ."))],
         render_kw={"autocomplete": "new-password"},
     )
 
@@ -72,7 +75,7 @@ class ResetRequestForm(FlaskForm):
     """Ask for a password reset link."""
 
     email = EmailField(
-        "Email", validators=_known_email, filters=[_strip], render_kw={"autocomplete": "email"}
+        _l("Email"), validators=_known_email, filters=[_strip], render_kw={"autocomplete": "email"}
     )
 
 
@@ -80,11 +83,11 @@ class ResetForm(FlaskForm):
     """Choose a new password with a reset link."""
 
     password = PasswordField(
-        "New password", validators=_new_password, render_kw={"autocomplete": "new-password"}
+        _l("New password"), validators=_new_password, render_kw={"autocomplete": "new-password"}
     )
     confirm = PasswordField(
-        "Repeat the new password",
-        validators=[EqualTo("password", message="The two passwords differ.")],
+        _l("Repeat the new password"),
+        validators=[EqualTo("password", message=_l("The two passwords differ."))],
         render_kw={"autocomplete": "new-password"},
     )
 
@@ -93,16 +96,16 @@ class ChangePasswordForm(FlaskForm):
     """Change the password, knowing the current one."""
 
     current = PasswordField(
-        "Current password",
+        _l("Current password"),
         validators=[DataRequired()],
         render_kw={"autocomplete": "current-password"},
     )
     password = PasswordField(
-        "New password", validators=_new_password, render_kw={"autocomplete": "new-password"}
+        _l("New password"), validators=_new_password, render_kw={"autocomplete": "new-password"}
     )
     confirm = PasswordField(
-        "Repeat the new password",
-        validators=[EqualTo("password", message="The two passwords differ.")],
+        _l("Repeat the new password"),
+        validators=[EqualTo("password", message=_l("The two passwords differ."))],
         render_kw={"autocomplete": "new-password"},
     )
 
@@ -111,8 +114,8 @@ class ChangeEmailForm(FlaskForm):
     """Change the sign-in email."""
 
     email = EmailField(
-        "New email", validators=_email, filters=[_strip], render_kw={"autocomplete": "email"}
+        _l("New email"), validators=_email, filters=[_strip], render_kw={"autocomplete": "email"}
     )
     password = PasswordField(
-        "Password", validators=[DataRequired()], render_kw={"autocomplete": "current-password"}
+        _l("Password"), validators=[DataRequired()], render_kw={"autocomplete": "current-password"}
     )

@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from marketplace.accounts.models import PasswordReset, Role, User
@@ -34,7 +35,9 @@ def normalise_email(email: str) -> str:
 def check_password_strength(password: str) -> None:
     """Refuse passwords that are too short to be safe."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise DomainError(f"Use a password of at least {MIN_PASSWORD_LENGTH} characters.")
+        raise DomainError(
+            _("Use a password of at least %(count)s characters.", count=MIN_PASSWORD_LENGTH)
+        )
 
 
 def find_user(email: str) -> User | None:
@@ -54,11 +57,11 @@ def create_user(
     """A new account; the email must be free and the password long enough."""
     check_password_strength(password)
     if role is Role.OFFICER and cooperative_id is None:
-        raise DomainError("A cooperative officer must be tied to a cooperative.")
+        raise DomainError(_("A cooperative officer must be tied to a cooperative."))
     if role is Role.JEWELLER and jeweller_id is None:
-        raise DomainError("A jeweller account must be tied to a workshop.")
+        raise DomainError(_("A jeweller account must be tied to a workshop."))
     if find_user(email) is not None:
-        raise DomainError("An account with this email already exists. Sign in instead.")
+        raise DomainError(_("An account with this email already exists. Sign in instead."))
     user = User(
         email=normalise_email(email),
         name=name.strip(),
@@ -121,7 +124,7 @@ def complete_password_reset(token: str, new_password: str) -> User:
     check_password_strength(new_password)
     reset = reset_for_token(token)
     if reset is None:
-        raise DomainError("This reset link has expired or was already used. Ask for a new one.")
+        raise DomainError(_("This reset link has expired or was already used. Ask for a new one."))
     # Mark it used with a conditional update, so two simultaneous uses cannot both succeed.
     used = db.session.execute(
         sa.update(PasswordReset)
@@ -130,7 +133,7 @@ def complete_password_reset(token: str, new_password: str) -> User:
         .execution_options(synchronize_session=False)
     )
     if used.rowcount != 1:  # type: ignore[attr-defined]
-        raise DomainError("This reset link has expired or was already used. Ask for a new one.")
+        raise DomainError(_("This reset link has expired or was already used. Ask for a new one."))
     user = reset.user
     user.set_password(new_password)
     db.session.flush()
@@ -140,7 +143,7 @@ def complete_password_reset(token: str, new_password: str) -> User:
 def change_password(user: User, current: str, new: str) -> None:
     """Change the password, knowing the current one; other sessions end."""
     if not user.check_password(current):
-        raise DomainError("The current password is not right.")
+        raise DomainError(_("The current password is not right."))
     check_password_strength(new)
     user.set_password(new)
     db.session.flush()
@@ -149,11 +152,11 @@ def change_password(user: User, current: str, new: str) -> None:
 def change_email(user: User, password: str, new_email: str) -> None:
     """Change the sign-in email, confirming with the password."""
     if not user.check_password(password):
-        raise DomainError("The password is not right.")
+        raise DomainError(_("The password is not right."))
     email = normalise_email(new_email)
     if email == user.email:
         return
     if find_user(email) is not None:
-        raise DomainError("Another account already uses this email.")
+        raise DomainError(_("Another account already uses this email."))
     user.email = email
     db.session.flush()

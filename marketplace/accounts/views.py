@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from marketplace.accounts import services
@@ -64,7 +65,7 @@ def login() -> ResponseReturnValue:
     if form.validate_on_submit():
         user = services.authenticate(form.email.data or "", form.password.data or "")
         if user is None:
-            form.password.errors.append("That email and password do not match an account.")
+            form.password.errors.append(_("That email and password do not match an account."))
         else:
             login_user(user, remember=bool(form.remember.data))
             return redirect(_safe_next(request.args.get("next")) or _home(user))
@@ -76,7 +77,7 @@ def login() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     """Sign out (a POST with the CSRF token, so no page can sign you out)."""
     logout_user()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("site.home"))
 
 
@@ -97,7 +98,7 @@ def register() -> ResponseReturnValue:
         else:
             db.session.commit()
             login_user(user)
-            flash("Welcome! Your account is ready.", "success")
+            flash(_("Welcome! Your account is ready."), "success")
             return redirect(_safe_next(request.args.get("next")) or url_for("accounts.index"))
     status = 422 if form.errors else 200
     return render_template("accounts/register.html", form=form), status
@@ -115,15 +116,17 @@ def reset_request() -> ResponseReturnValue:
             user, token = started
             send_template(
                 user.email,
-                "Reset your Oro de Poto password",
+                _("Reset your Oro de Poto password"),
                 "password_reset",
                 user=user,
                 link=url_for("accounts.reset", token=token, _external=True),
                 hours=int(services.RESET_LIFETIME.total_seconds() // 3600),
             )
         flash(
-            "If an account uses that email, a reset link is on its way. It works once, "
-            "for one hour.",
+            _(
+                "If an account uses that email, a reset link is on its way. It works once, "
+                "for one hour."
+            ),
             "info",
         )
         return redirect(url_for("accounts.login"))
@@ -136,7 +139,7 @@ def reset_request() -> ResponseReturnValue:
 def reset(token: str) -> ResponseReturnValue:
     """Choose a new password with a reset link."""
     if services.reset_for_token(token) is None:
-        flash("This reset link has expired or was already used. Ask for a new one.", "error")
+        flash(_("This reset link has expired or was already used. Ask for a new one."), "error")
         return redirect(url_for("accounts.reset_request"))
     form = ResetForm()
     if form.validate_on_submit():
@@ -147,7 +150,7 @@ def reset(token: str) -> ResponseReturnValue:
         else:
             db.session.commit()
             logout_user()
-            flash("Your password is changed. Sign in with the new one.", "success")
+            flash(_("Your password is changed. Sign in with the new one."), "success")
             return redirect(url_for("accounts.login"))
     status = 422 if form.errors else 200
     return render_template("accounts/reset.html", form=form), status
@@ -177,7 +180,7 @@ def settings() -> ResponseReturnValue:
         else:
             db.session.commit()
             login_user(user)  # keep this session; the others ended with the old version
-            flash("Your password is changed. Other devices are signed out.", "success")
+            flash(_("Your password is changed. Other devices are signed out."), "success")
             return redirect(url_for("accounts.settings"))
     elif "em-email" in request.form and email_form.validate_on_submit():
         try:
@@ -186,9 +189,12 @@ def settings() -> ResponseReturnValue:
             email_form.email.errors.append(error.message)
         else:
             db.session.commit()
-            flash(f"You now sign in as {user.email}.", "success")
+            flash(_("You now sign in as %(email)s.", email=user.email), "success")
             return redirect(url_for("accounts.settings"))
     status = 422 if (password_form.errors or email_form.errors) else 200
     return render_template(
         "accounts/settings.html", user=user, password_form=password_form, email_form=email_form
     ), status
+
+
+from marketplace.accounts import privacy  # noqa: E402, F401  (its routes are on this blueprint)

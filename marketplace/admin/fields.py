@@ -10,6 +10,9 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from wtforms import DateField, StringField
 from wtforms.form import BaseForm
 
@@ -66,19 +69,23 @@ class ExactNumberField(StringField):
         if raw == "":
             return
         if not _NUMBER.fullmatch(raw):
-            point = ", with a point for decimals" if self.places else ""
-            raise ValueError(f"Enter digits only, such as {self.example}{point}.")
+            if self.places:
+                raise ValueError(
+                    _("Enter digits only, such as %(example)s, with a point for decimals.",
+                      example=self.example))
+            raise ValueError(_("Enter digits only, such as %(example)s.", example=self.example))
         value = Decimal(raw)
         if value != value.quantize(Decimal(1).scaleb(-self.places)):
             if self.places == 0:
-                raise ValueError("Enter a whole number.")
-            raise ValueError(f"Enter at most {self.places} decimal{'s' * (self.places > 1)}.")
+                raise ValueError(_("Enter a whole number."))
+            raise ValueError(ngettext("Enter at most %(num)d decimal.",
+                                      "Enter at most %(num)d decimals.", self.places))
         if self.above is not None and value <= self.above:
-            raise ValueError(f"Enter more than {self._with_unit(self.above)}.")
+            raise ValueError(_("Enter more than %(bound)s.", bound=self._with_unit(self.above)))
         if self.minimum is not None and value < self.minimum:
-            raise ValueError(f"Enter {self._with_unit(self.minimum)} or more.")
+            raise ValueError(_("Enter %(bound)s or more.", bound=self._with_unit(self.minimum)))
         if self.maximum is not None and value > self.maximum:
-            raise ValueError(f"Enter at most {self._with_unit(self.maximum)}.")
+            raise ValueError(_("Enter at most %(bound)s.", bound=self._with_unit(self.maximum)))
         self.data = int(value) if self.places == 0 else tidy(value)
 
     @property
@@ -103,7 +110,7 @@ class DayField(DateField):
 
     def __init__(self, label: str | None = None, validators: Any = None, **kwargs: Any) -> None:
         """Use a message that says which format is expected."""
-        kwargs.setdefault("invalid_value_message", "Enter a date as YYYY-MM-DD.")
+        kwargs.setdefault("invalid_value_message", _l("Enter a date as YYYY-MM-DD."))
         super().__init__(label, validators, **kwargs)
 
 

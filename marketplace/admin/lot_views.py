@@ -7,6 +7,8 @@ from decimal import Decimal
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 
 from marketplace.accounts.access import role_required, signed_in_user
@@ -23,6 +25,7 @@ from marketplace.admin.forms import (
 from marketplace.core.errors import DomainError
 from marketplace.core.gold import format_grams
 from marketplace.extensions import db
+from marketplace.i18n import format_locale
 from marketplace.ledger.services import LotGold, lot_gold
 from marketplace.provenance.models import GoldLot
 from marketplace.provenance.services import verify_lot_chain
@@ -52,8 +55,9 @@ def new_lot() -> ResponseReturnValue:
             refuse(form, error, _LOT_FIELDS)
         else:
             db.session.commit()
-            flash(f"Lot {lot.code} is registered: {format_grams(lot.fine_mg, 'en')} of fine "
-                  "gold booked, custody chain opened.", "success")
+            flash(_("Lot %(code)s is registered: %(weight)s of fine gold booked, custody chain "
+                    "opened.", code=lot.code, weight=format_grams(lot.fine_mg, format_locale())),
+                  "success")
             return redirect(url_for("admin.lot", code=lot.code))
     return render_template("admin/lot_form.html", form=form), status_for(form)
 
@@ -104,7 +108,9 @@ def add_evidence(code: str) -> ResponseReturnValue:
             refuse(form, error)
         else:
             db.session.commit()
-            flash(f"{count} document{'s' * (count != 1)} added to lot {code}.", "success")
+            flash(ngettext("%(num)d document added to lot %(code)s.",
+                           "%(num)d documents added to lot %(code)s.", count, code=code),
+                  "success")
             return redirect(url_for("admin.lot", code=code, _anchor="evidence"))
     return _lot_page(_lot_or_404(code), evidence_form=form)
 
@@ -126,7 +132,8 @@ def record_assay(code: str) -> ResponseReturnValue:
             refuse(form, error)
         else:
             db.session.commit()
-            flash(f"Assay recorded on lot {code} as custody event {event.ref}.", "success")
+            flash(_("Assay recorded on lot %(code)s as custody event %(event)s.", code=code,
+                    event=event.ref), "success")
             return redirect(url_for("admin.lot", code=code, _anchor="chain"))
     return _lot_page(_lot_or_404(code), assay_form=form)
 
@@ -148,8 +155,8 @@ def certify_lot(code: str) -> ResponseReturnValue:
             refuse(form, error)
         else:
             db.session.commit()
-            flash(f"Certificate recorded on lot {code} as custody event {event.ref}.",
-                  "success")
+            flash(_("Certificate recorded on lot %(code)s as custody event %(event)s.",
+                    code=code, event=event.ref), "success")
             return redirect(url_for("admin.lot", code=code, _anchor="chain"))
     return _lot_page(_lot_or_404(code), cert_form=form)
 
@@ -169,8 +176,9 @@ def transfer(code: str) -> ResponseReturnValue:
             refuse(form, error)
         else:
             db.session.commit()
-            flash(f"{format_grams(form.fine_mg, 'en')} of fine gold of lot {code} transferred "
-                  f"to {event.details.get('to')} (invoice {event.details.get('invoice')}).",
-                  "success")
+            flash(_("%(weight)s of fine gold of lot %(code)s transferred to %(jeweller)s "
+                    "(invoice %(invoice)s).", weight=format_grams(form.fine_mg, format_locale()),
+                    code=code, jeweller=event.details.get("to"),
+                    invoice=event.details.get("invoice")), "success")
             return redirect(url_for("admin.lot", code=code, _anchor="transfer"))
     return _lot_page(_lot_or_404(code), transfer_form=form)

@@ -9,11 +9,12 @@ from datetime import date
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
 from marketplace.accounts.models import User
 from marketplace.admin import audit
-from marketplace.admin.services import FieldError
+from marketplace.admin.services import FieldError, application_status_word
 from marketplace.catalog.models import Jeweller
 from marketplace.core.errors import InsufficientGold, InvalidQuantity
 from marketplace.core.gold import format_grams
@@ -59,7 +60,8 @@ def register_lot(
     for doc in documents:
         provenance.check_evidence(doc)
     if db.session.scalar(sa.select(GoldLot.id).where(GoldLot.code == data.code)) is not None:
-        raise LotDataError(f"A lot with code {data.code} is already registered.", "code")
+        raise LotDataError(_("A lot with code %(code)s is already registered.", code=data.code),
+                           "code")
     lot = provenance.register_lot(data, actor=central_actor())
     audit.record(actor, "lot.registered", lot, after=audit.snapshot(lot),
                  summary=f"Lot {lot.code} registered: {format_grams(lot.fine_mg, 'en')} fine")
@@ -71,7 +73,7 @@ def register_lot(
 def add_evidence(lot: GoldLot, documents: list[EvidenceDocument], *, actor: User) -> int:
     """Keep more documents behind a lot; returns how many."""
     if not documents:
-        raise FieldError("Choose at least one file.", "evidence")
+        raise FieldError(_("Choose at least one file."), "evidence")
     for doc in documents:
         provenance.check_evidence(doc)
     for doc in documents:
@@ -128,14 +130,15 @@ def transfer_gold(
     """
     jeweller = db.session.get(Jeweller, jeweller_id) if jeweller_id else None
     if jeweller is None:
-        raise FieldError("Choose a jeweller.", "jeweller_id")
+        raise FieldError(_("Choose a jeweller."), "jeweller_id")
     if not jeweller.approved:
         raise FieldError(
-            f"{jeweller.business_name} is not approved to receive gold "
-            f"(its application is {jeweller.status}).", "jeweller_id")
+            _("%(name)s is not approved to receive gold (its application is %(status)s).",
+              name=jeweller.business_name, status=application_status_word(jeweller.status)),
+            "jeweller_id")
     invoice = invoice_ref.strip()
     if not invoice:
-        raise FieldError("Enter the invoice reference.", "invoice_ref")
+        raise FieldError(_("Enter the invoice reference."), "invoice_ref")
     earlier = db.session.scalars(
         sa.select(CustodyEvent).where(
             CustodyEvent.lot_id == lot.id,
@@ -145,8 +148,9 @@ def transfer_gold(
     ).all()
     if any(e.details.get("invoice") == invoice for e in earlier):
         raise FieldError(
-            f"Invoice {invoice} already moved gold of lot {lot.code} to "
-            f"{jeweller.business_name}; nothing was transferred again.", "invoice_ref")
+            _("Invoice %(invoice)s already moved gold of lot %(code)s to %(name)s; nothing was "
+              "transferred again.", invoice=invoice, code=lot.code, name=jeweller.business_name),
+            "invoice_ref")
     try:
         event = provenance.transfer_to_jeweller(lot, jeweller, fine_mg, invoice_ref=invoice,
                                                 actor=central_actor())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
 from marketplace.accounts.access import role_required, signed_in_user
@@ -16,6 +17,14 @@ from marketplace.admin.forms import ApproveForm, ConfirmForm, DeclineForm, RoleF
 from marketplace.catalog.models import Jeweller, JewellerStatus
 from marketplace.core.errors import DomainError
 from marketplace.extensions import db
+
+
+def role_word(role: str) -> str:
+    """A role as the console names it, in the page's language."""
+    words = {"shopper": _("shopper"), "jeweller": _("jeweller"), "officer": _("officer"),
+             "admin": _("admin")}
+    return words.get(role, role)
+
 
 # --- Jewellers -------------------------------------------------------------------------------
 
@@ -62,7 +71,7 @@ def approve_jeweller(jeweller_id: int) -> ResponseReturnValue:
             refuse(form, error)
         else:
             db.session.commit()
-            flash(f"{found.business_name} is approved.", "success")
+            flash(_("%(name)s is approved.", name=found.business_name), "success")
             return redirect(url_for("admin.jewellers"))
     return _application_page(db.get_or_404(Jeweller, jeweller_id), approve=form)
 
@@ -81,7 +90,7 @@ def decline_jeweller(jeweller_id: int) -> ResponseReturnValue:
             refuse(form, error)
         else:
             db.session.commit()
-            flash(f"{found.business_name} is declined.", "success")
+            flash(_("%(name)s is declined.", name=found.business_name), "success")
             return redirect(url_for("admin.jewellers"))
     return _application_page(db.get_or_404(Jeweller, jeweller_id), decline=form)
 
@@ -132,7 +141,8 @@ def user(user_id: int) -> ResponseReturnValue:
             refuse(form, error)
         else:
             db.session.commit()
-            flash(f"{account.email} is now {account.role}." if changed else "Nothing changed.",
+            flash(_("%(email)s is now %(role)s.", email=account.email,
+                    role=role_word(account.role)) if changed else _("Nothing changed."),
                   "success" if changed else "info")
             return redirect(url_for("admin.user", user_id=account.id))
     return _user_page(db.get_or_404(User, user_id), role_form=form)
@@ -149,9 +159,13 @@ def _set_active(user_id: int, active: bool) -> ResponseReturnValue:
             refuse(form, error)
         else:
             db.session.commit()
-            state = "active" if active else "deactivated"
-            flash(f"{account.email} is {state}." if changed else f"{account.email} was "
-                  f"already {state}.", "success" if changed else "info")
+            if changed:
+                message = (_("%(email)s is active.", email=account.email) if active
+                           else _("%(email)s is deactivated.", email=account.email))
+            else:
+                message = (_("%(email)s was already active.", email=account.email) if active
+                           else _("%(email)s was already deactivated.", email=account.email))
+            flash(message, "success" if changed else "info")
             return redirect(url_for("admin.user", user_id=account.id))
     return _user_page(db.get_or_404(User, user_id), active_form=form)
 

@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import selectinload
 
@@ -29,6 +30,17 @@ USER_FIELDS = ("email", "name", "role", "jeweller_id", "cooperative_id", "active
 JEWELLER_DECISION_FIELDS = ("status", "decline_reason", "decided_at")
 AUDIT_PAGE_SIZE = 50
 USERS_PAGE_SIZE = 50
+
+
+def application_status_word(status: str) -> str:
+    """A jeweller application's status ("pending", "approved", "declined") in the page's
+    language."""
+    words = {
+        JewellerStatus.PENDING.value: _("pending"),
+        JewellerStatus.APPROVED.value: _("approved"),
+        JewellerStatus.DECLINED.value: _("declined"),
+    }
+    return words.get(status, status)
 
 
 class FieldError(DomainError):
@@ -97,29 +109,30 @@ class CooperativeData:
 def _check_cooperative(data: CooperativeData, coop_id: int | None) -> None:
     """Refuse facts that are malformed or that clash with another cooperative."""
     if not data.name.strip():
-        raise FieldError("Enter the name.", "name")
+        raise FieldError(_("Enter the name."), "name")
     if not data.short_name.strip():
-        raise FieldError("Enter a short name.", "short_name")
+        raise FieldError(_("Enter a short name."), "short_name")
     if data.flo_id is not None:
         if not re.fullmatch(r"\d{1,20}", data.flo_id):
-            raise FieldError("A FLO ID is digits only (up to 20).", "flo_id")
+            raise FieldError(_("A FLO ID is digits only (up to 20)."), "flo_id")
         taken = db.session.scalar(
             sa.select(Cooperative.name).where(Cooperative.flo_id == data.flo_id,
                                               Cooperative.id != (coop_id or 0)))
         if taken is not None:
-            raise FieldError(f"FLO ID {data.flo_id} already belongs to {taken}.", "flo_id")
+            raise FieldError(_("FLO ID %(flo_id)s already belongs to %(name)s.", flo_id=data.flo_id,
+                                   name=taken), "flo_id")
     if data.payout_cci is not None and not re.fullmatch(r"\d{20}", data.payout_cci):
-        raise FieldError("A CCI is exactly 20 digits.", "payout_cci")
+        raise FieldError(_("A CCI is exactly 20 digits."), "payout_cci")
     bank_details = (data.payout_bank, data.payout_account_holder, data.payout_cci)
     if any(bank_details) and not all(bank_details):
         missing = next(name for name, value in zip(
             ("payout_bank", "payout_account_holder", "payout_cci"), bank_details, strict=True)
             if not value)
-        raise FieldError("Give the bank, the account holder and the CCI together.", missing)
+        raise FieldError(_("Give the bank, the account holder and the CCI together."), missing)
     if data.stripe_account_id is not None and not re.fullmatch(
         r"acct_[A-Za-z0-9]{1,55}", data.stripe_account_id
     ):
-        raise FieldError('A Stripe account id starts with "acct_".', "stripe_account_id")
+        raise FieldError(_('A Stripe account id starts with "acct_".'), "stripe_account_id")
 
 
 def _unique_cooperative_slug(text: str) -> str:
@@ -182,13 +195,13 @@ def save_certification(
 ) -> CooperativeCertification:
     """Add a certification to ``coop`` (``cert`` None) or edit one of its certifications."""
     if not data.scheme.strip():
-        raise FieldError("Enter the scheme.", "scheme")
+        raise FieldError(_("Enter the scheme."), "scheme")
     if not data.body.strip():
-        raise FieldError("Enter the certification body.", "body")
+        raise FieldError(_("Enter the certification body."), "body")
     if data.valid_until is not None and data.valid_until < data.valid_from:
-        raise FieldError("The validity cannot end before it starts.", "valid_until")
+        raise FieldError(_("The validity cannot end before it starts."), "valid_until")
     if cert is not None and cert.cooperative_id != coop.id:
-        raise DomainError("That certification belongs to another cooperative.")
+        raise DomainError(_("That certification belongs to another cooperative."))
     values = {f.name: getattr(data, f.name) for f in fields(data)}
     if cert is None:
         cert = CooperativeCertification(cooperative_id=coop.id, **values)
@@ -218,18 +231,18 @@ def decide_application(
     before = audit.snapshot(jeweller, JEWELLER_DECISION_FIELDS)
     if decision is JewellerStatus.APPROVED:
         if jeweller.approved:
-            raise DomainError(f"{jeweller.business_name} is already approved.")
+            raise DomainError(_("%(name)s is already approved.", name=jeweller.business_name))
         jeweller.decline_reason = None
     elif decision is JewellerStatus.DECLINED:
         if jeweller.status != JewellerStatus.PENDING.value:
-            raise DomainError(
-                f"{jeweller.business_name} is {jeweller.status}; only a pending application "
-                "can be declined.")
+            raise DomainError(_(
+                "%(name)s is %(status)s; only a pending application can be declined.",
+                name=jeweller.business_name, status=application_status_word(jeweller.status)))
         if not reason:
-            raise FieldError("Say why the application is declined.", "reason")
+            raise FieldError(_("Say why the application is declined."), "reason")
         jeweller.decline_reason = reason
     else:
-        raise DomainError("Approve or decline the application.")
+        raise DomainError(_("Approve or decline the application."))
     jeweller.status = decision.value
     jeweller.decided_at = utcnow()
     db.session.flush()
@@ -278,15 +291,15 @@ def change_role(
     try:
         new_role = Role(role)
     except ValueError:
-        raise FieldError("Choose one of the roles.", "role") from None
+        raise FieldError(_("Choose one of the roles."), "role") from None
     if user.id == actor.id and new_role is not Role.ADMIN:
-        raise FieldError("You cannot take away your own admin role; another admin can.", "role")
+        raise FieldError(_("You cannot take away your own admin role; another admin can."), "role")
     jeweller = db.session.get(Jeweller, jeweller_id) if jeweller_id else None
     coop = db.session.get(Cooperative, cooperative_id) if cooperative_id else None
     if new_role is Role.JEWELLER and jeweller is None:
-        raise FieldError("A jeweller account needs a workshop.", "jeweller_id")
+        raise FieldError(_("A jeweller account needs a workshop."), "jeweller_id")
     if new_role is Role.OFFICER and coop is None:
-        raise FieldError("A cooperative officer needs a cooperative.", "cooperative_id")
+        raise FieldError(_("A cooperative officer needs a cooperative."), "cooperative_id")
     before = audit.snapshot(user, USER_FIELDS)
     user.role = new_role.value
     user.jeweller_id = jeweller.id if new_role is Role.JEWELLER and jeweller else None
@@ -308,7 +321,7 @@ def set_active(user: User, active: bool, *, actor: User) -> bool:
     An admin cannot deactivate themself. Returns False when the user already was so.
     """
     if user.id == actor.id and not active:
-        raise FieldError("You cannot deactivate your own account; another admin can.")
+        raise FieldError(_("You cannot deactivate your own account; another admin can."))
     if user.active == active:
         return False
     before = audit.snapshot(user, USER_FIELDS)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
 from marketplace.accounts.access import role_required, signed_in_user
@@ -80,7 +81,7 @@ def new_cooperative() -> ResponseReturnValue:
             refuse(form, error)
         else:
             db.session.commit()
-            flash(f"{coop.name} is added.", "success")
+            flash(_("%(name)s is added.", name=coop.name), "success")
             return redirect(url_for("admin.cooperative", coop_id=coop.id))
     return render_template("admin/cooperative_form.html", form=form, coop=None), status_for(form)
 
@@ -98,7 +99,7 @@ def cooperative(coop_id: int) -> ResponseReturnValue:
             refuse(form, error)
         else:
             db.session.commit()
-            flash(f"{coop.name} is saved.", "success")
+            flash(_("%(name)s is saved.", name=coop.name), "success")
             return redirect(url_for("admin.cooperative", coop_id=coop.id))
     return render_template("admin/cooperative_form.html", form=form, coop=coop), status_for(form)
 
@@ -134,7 +135,8 @@ def certification(coop_id: int, cert_id: int | None = None) -> ResponseReturnVal
             refuse(form, error)
         else:
             db.session.commit()
-            flash(f"The {saved.scheme} certification of {coop.short_name} is saved.", "success")
+            flash(_("The %(scheme)s certification of %(name)s is saved.", scheme=saved.scheme,
+                    name=coop.short_name), "success")
             return redirect(url_for("admin.cooperative", coop_id=coop.id))
     return render_template("admin/certification_form.html", form=form, coop=coop,
                            cert=cert), status_for(form)

@@ -37,6 +37,9 @@ buyer.
 * **Caching.** Answers carry an `ETag` (strong; the transparency figures' is weak) and answer
   `304 Not Modified` to a matching `If-None-Match`. Pieces may be cached for 60 s, lots,
   cooperatives, EPCIS exports and this document for 300 s.
+* **Rate limit.** Each client address may make 300 requests a minute over all operations
+  together (the shop may configure another budget); past it the answer is `429` with
+  `Retry-After` (seconds) and a JSON error.
 * **Claims.** Each lot figure says whether it is *evidenced* (the cooperative's own record) or
   *verified* (a named third party), and what the lot's traceability model does not prove.
 * **Demo data** is marked `demo: true`: every lot, weight, certificate number, jeweller and price
@@ -73,6 +76,19 @@ def _responses(schema: Schema, description: str, *, not_found: str | None = None
             "description": "Not modified: the `If-None-Match` ETag still matches",
             "headers": deepcopy(_HEADERS),
         },
+    }
+    responses["429"] = {
+        "description": "Too many requests from this client address (`API_RATE_LIMIT`, 300 a "
+                       "minute unless the shop says otherwise, over all operations together); "
+                       "try again after `Retry-After` seconds",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before the next request is answered",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1},
+            },
+        },
+        "content": {"application/json": {"schema": ref("Error")}},
     }
     if not_found:
         responses["404"] = {
@@ -128,8 +144,9 @@ def _parameters() -> dict[str, Schema]:
                            "Lowest price in soles (`450`, `1,200.50`)."),
         "max_price": query("max_price", {"type": "number", "minimum": 0},
                            "Highest price in soles; swapped with `min_price` if lower."),
-        "sort": query("sort", {"type": "string", "enum": SORT_NAMES, "default": "newest"},
-                      "Order of the results."),
+        "sort": query("sort", {"type": "string", "enum": SORT_NAMES},
+                      "Order of the results: `relevance` (best match first) when `q` has "
+                      "words, else `newest`."),
         "page": query(
             "page", {"type": "integer", "minimum": 1, "default": 1},
             "Page number; past the last page gives the last page (noted in `ignored`).",

@@ -30,17 +30,20 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.http import HTTP_STATUS_CODES
 
 from marketplace.api import serializers as out
+from marketplace.caching import cached
 from marketplace.catalog.models import Jeweller, Piece, PieceGold, PiecePhoto, PieceStatus
 from marketplace.catalog.queries import SORTS, parse_filters, piece_timeline, search_pieces
 from marketplace.core.errors import NoRateInForce
 from marketplace.db import utcnow
-from marketplace.extensions import db
+from marketplace.extensions import db, limiter
 from marketplace.ledger.services import LotGold, lot_gold
 from marketplace.premium.services import piece_premium, premium_by_cooperative, rates_on
+from marketplace.provenance.epcis_views import bp as epcis_bp
 from marketplace.provenance.models import (
     Cooperative,
     CustodyEvent,
@@ -51,6 +54,18 @@ from marketplace.provenance.services import verify_lot_chain
 from marketplace.statements import services
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def api_rate_limit() -> str:
+    """The API's budget per client address, read per request (``API_RATE_LIMIT``)."""
+    return str(current_app.config["API_RATE_LIMIT"])
+
+
+#: One budget per client address shared by every /api/v1 route, the EPCIS exports included
+#: (they live with the provenance code); past it, a JSON 429 with Retry-After.
+api_limit = limiter.shared_limit(api_rate_limit, scope="api")
+api_limit(bp)
+api_limit(epcis_bp)
 
 PREFIX = "/api/v1"
 PIECES_PER_PAGE = 24
@@ -107,6 +122,10 @@ def json_errors(response: Response) -> Response:
         messages = {
             404: f"Nothing is published at {path[:200]}.",
             405: f"{request.method} is not allowed here; the API is read-only (GET).",
+            429: _(
+                "Too many requests from your address: try again in %(seconds)s seconds.",
+                seconds=response.headers.get("Retry-After", "60"),
+            ),
         }
         response.set_data(
             json.dumps({"error": messages.get(code, HTTP_STATUS_CODES.get(code, "Error"))})
@@ -445,7 +464,13 @@ def cooperatives() -> Response:
 def transparency() -> Response:
     """Premium booked, pending, available and paid per cooperative and month."""
     currency = str(current_app.config["PLATFORM_CURRENCY"])
-    document = services.transparency_json(services.transparency(currency), currency)
+    # Sums over the whole ledger: kept until a lot or the books change.
+    document = dict(
+        cached(
+            f"api-transparency:{currency}",
+            lambda: services.transparency_json(services.transparency(currency), currency),
+        )
+    )
     etag = hashlib.sha256(
         json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
     ).hexdigest()[:32]

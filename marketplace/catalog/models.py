@@ -95,9 +95,12 @@ class Piece(Base):
         sa.CheckConstraint("price_minor > 0", name="price_positive"),
         sa.CheckConstraint("gross_mg > 0", name="gross_positive"),
         sa.CheckConstraint("fine_mg > 0 AND fine_mg <= gross_mg", name="fine_within_gross"),
-        sa.Index("ix_piece_status_created", "status", "created_at"),
-        sa.Index("ix_piece_status_price", "status", "price_minor"),
-        sa.Index("ix_piece_status_category", "status", "category"),
+        # One index per sort of the catalog (the id breaks ties, as the ORDER BY does), and one
+        # per filter; every catalog query starts from the status.
+        sa.Index("ix_piece_status_created", "status", "created_at", "id"),
+        sa.Index("ix_piece_status_price", "status", "price_minor", "id"),
+        sa.Index("ix_piece_status_fine", "status", "fine_mg", "id"),
+        sa.Index("ix_piece_status_category", "status", "category", "karat"),
         sa.Index("ix_piece_status_karat", "status", "karat"),
     )
 

@@ -2,6 +2,12 @@
 
 Filters come from a URL anyone can type, so every value is parsed leniently: what cannot be
 understood is dropped with a note for the page, never an error.
+
+Every filter and sort is served by an index (see ``Piece.__table_args__``); words are found by
+the full-text index of ``marketplace.catalog.search``, ranked by relevance unless another sort
+is asked for. Pagination is bounded: the database counts at most ``MAX_RESULTS`` matches (one
+more tells that there are more) and never skips more rows than that, so no page number makes a
+query expensive; past that, the page asks the shopper to narrow the search.
 """
 
 from __future__ import annotations
@@ -12,12 +18,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.strategy_options import _AbstractLoad
 
+from marketplace.catalog import search
 from marketplace.catalog.models import (
     Category,
-    Jeweller,
     Piece,
     PieceGold,
     PiecePhoto,
@@ -28,20 +36,48 @@ from marketplace.core.money import to_minor
 from marketplace.extensions import db
 from marketplace.provenance.models import Cooperative, CustodyEvent, CustodyEventKind, GoldLot
 
+#: Sorts by column. "relevance" ranks by the full-text match; without words it is "newest".
 SORTS: dict[str, tuple[sa.UnaryExpression[Any], ...]] = {
+    "relevance": (Piece.created_at.desc(), Piece.id.desc()),
     "newest": (Piece.created_at.desc(), Piece.id.desc()),
     "price_asc": (Piece.price_minor.asc(), Piece.id.asc()),
     "price_desc": (Piece.price_minor.desc(), Piece.id.desc()),
     "gold_desc": (Piece.fine_mg.desc(), Piece.id.desc()),
 }
 SORT_LABELS = {
-    "newest": "Newest",
-    "price_asc": "Price: low to high",
-    "price_desc": "Price: high to low",
-    "gold_desc": "Most fine gold",
+    "relevance": _l("Best match"),
+    "newest": _l("Newest"),
+    "price_asc": _l("Price: low to high"),
+    "price_desc": _l("Price: high to low"),
+    "gold_desc": _l("Most fine gold"),
 }
 MAX_PAGE = 1000
 MAX_PRICE_MINOR = 10**12
+#: The most matches counted and paged through; beyond, the shopper narrows the search.
+MAX_RESULTS = 10_000
+
+
+def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
+    """Mark ``message`` for the translations catalog; ``Note`` translates it when shown."""
+    return message
+
+
+class Note(str):
+    """A note about a filter that was not used as typed. As a string it is English (what the
+    API reports); ``translated()`` gives it in the reader's language (what the catalog shows)."""
+
+    msgid: str
+    params: dict[str, object]
+
+    def __new__(cls, msgid: str, **params: object) -> Note:
+        """The note ``msgid`` with its ``%(name)s`` placeholders filled from ``params``."""
+        note = super().__new__(cls, msgid % params)
+        note.msgid, note.params = msgid, params
+        return note
+
+    def translated(self) -> str:
+        """The note in the current language."""
+        return gettext(self.msgid, **self.params)
 
 
 @dataclass
@@ -58,6 +94,11 @@ class CatalogFilters:
     page: int = 1
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def default_sort(self) -> str:
+        """Best match first when there are words to match, else the newest first."""
+        return "relevance" if search.query_words(self.q) else "newest"
+
     def args(self, **changes: object) -> dict[str, object]:
         """URL arguments for this query (with ``changes``), leaving out the defaults."""
         values: dict[str, object] = {
@@ -67,7 +108,7 @@ class CatalogFilters:
             "cooperative": self.cooperative,
             "min_price": _major(self.min_price),
             "max_price": _major(self.max_price),
-            "sort": None if self.sort == "newest" else self.sort,
+            "sort": None if self.sort == self.default_sort else self.sort,
             "page": None if self.page == 1 else self.page,
         }
         values.update(changes)
@@ -93,8 +134,8 @@ def _major(minor: int | None) -> str | None:
     return format(Decimal(minor) / 100, "f").rstrip("0").rstrip(".")
 
 
-def _price(raw: str, name: str, notes: list[str]) -> int | None:
-    """Parse a price in soles; None (with a note) when it is not a sensible amount."""
+def _price(raw: str, note: str, notes: list[str]) -> int | None:
+    """Parse a price in soles; None (with the ``note``) when it is not a sensible amount."""
     raw = raw.strip().replace(",", "")
     if not raw:
         return None
@@ -104,7 +145,7 @@ def _price(raw: str, name: str, notes: list[str]) -> int | None:
             raise InvalidOperation
         return to_minor(value, "PEN")
     except (InvalidOperation, ValueError):
-        notes.append(f"Ignored {name} “{raw[:20]}”: give an amount in soles, like 450.")
+        notes.append(Note(note, value=raw[:20]))
         return None
 
 
@@ -118,41 +159,59 @@ def parse_filters(args: Mapping[str, str]) -> CatalogFilters:
     notes: list[str] = []
     f = CatalogFilters(notes=notes)
     f.q = " ".join(args.get("q", "").replace("\x00", " ").split())[:100]
+    if f.q and not search.query_words(f.q):
+        notes.append(
+            Note(
+                N_("Ignored the search “%(value)s”: search with words (letters or digits)."),
+                value=f.q[:20],
+            )
+        )
+        f.q = ""
     category = args.get("category", "").strip().lower()
     if category:
         if category in {c.value for c in Category}:
             f.category = category
         else:
-            notes.append(f"Ignored category “{category[:20]}”.")
+            notes.append(Note(N_("Ignored category “%(value)s”."), value=category[:20]))
     karat = args.get("karat", "").strip().lower().removesuffix("k")
     if karat:
         if _is_number(karat) and int(karat) in KARAT_FINENESS:
             f.karat = int(karat)
         else:
             allowed = ", ".join(f"{k}k" for k in sorted(KARAT_FINENESS))
-            notes.append(f"Ignored karat “{karat[:20]}”: choose one of {allowed}.")
+            notes.append(
+                Note(
+                    N_("Ignored karat “%(value)s”: choose one of %(allowed)s."),
+                    value=karat[:20],
+                    allowed=allowed,
+                )
+            )
     coop = args.get("cooperative", "").replace("\x00", "").strip().lower()
     if coop:
         f.cooperative = coop[:80]
-    f.min_price = _price(args.get("min_price", ""), "minimum price", notes)
-    f.max_price = _price(args.get("max_price", ""), "maximum price", notes)
+    f.min_price = _price(
+        args.get("min_price", ""),
+        N_("Ignored minimum price “%(value)s”: give an amount in soles, like 450."),
+        notes,
+    )
+    f.max_price = _price(
+        args.get("max_price", ""),
+        N_("Ignored maximum price “%(value)s”: give an amount in soles, like 450."),
+        notes,
+    )
     if f.min_price is not None and f.max_price is not None and f.min_price > f.max_price:
         f.min_price, f.max_price = f.max_price, f.min_price
-        notes.append("Swapped the minimum and maximum price.")
-    sort = args.get("sort", "newest")
-    f.sort = sort if sort in SORTS else "newest"
+        notes.append(Note(N_("Swapped the minimum and maximum price.")))
+    sort = args.get("sort", "")
+    f.sort = sort if sort in SORTS else f.default_sort
+    if f.sort == "relevance" and f.default_sort != "relevance":
+        f.sort = "newest"  # nothing to rank by
     page = args.get("page", "1").strip()
     if page.isascii() and page.isdigit() and len(page) > 9:
         f.page = MAX_PAGE  # an enormous page number means "as far as it goes"
     else:
         f.page = min(int(page), MAX_PAGE) if _is_number(page) and int(page) >= 1 else 1
     return f
-
-
-def _like(term: str) -> str:
-    """A LIKE pattern matching ``term`` literally anywhere."""
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def catalog_query(f: CatalogFilters) -> sa.Select[Piece]:
@@ -174,22 +233,11 @@ def catalog_query(f: CatalogFilters) -> sa.Select[Piece]:
             .where(GoldLot.cooperative_id == Cooperative.id)
             .where(Cooperative.slug == f.cooperative)
         )
-    for word in f.q.split()[:6]:
-        pattern = _like(word)
-        stmt = stmt.where(
-            sa.or_(
-                Piece.title.ilike(pattern, escape="\\"),
-                Piece.description.ilike(pattern, escape="\\"),
-                sa.exists()
-                .where(Jeweller.id == Piece.jeweller_id)
-                .where(Jeweller.business_name.ilike(pattern, escape="\\")),
-                sa.exists()
-                .where(PieceGold.piece_id == Piece.id)
-                .where(PieceGold.lot_id == GoldLot.id)
-                .where(GoldLot.cooperative_id == Cooperative.id)
-                .where(Cooperative.name.ilike(pattern, escape="\\")),
-            )
-        )
+    found = search.matches(f.q) if f.q else None
+    if found is not None:
+        stmt = stmt.join(found.hits, found.piece_id == Piece.id)
+        if f.sort == "relevance":
+            return stmt.order_by(found.rank.desc(), Piece.id.desc())
     return stmt.order_by(*SORTS[f.sort])
 
 
@@ -204,57 +252,96 @@ def card_options() -> list[_AbstractLoad]:
 
 @dataclass
 class CatalogPage:
-    """One page of results."""
+    """One page of results.
+
+    ``total`` counts matches up to ``MAX_RESULTS``; ``more`` says there are more than that
+    (then ``pages`` covers the first ``MAX_RESULTS`` only).
+    """
 
     pieces: list[Piece]
     total: int
     page: int
     pages: int
     per_page: int
+    more: bool = False
+
+
+def count_matches(stmt: sa.Select[Piece], limit: int | None = None) -> tuple[int, bool]:
+    """How many rows ``stmt`` gives, counting no further than ``limit`` (``MAX_RESULTS``), and
+    whether there are more."""
+    limit = MAX_RESULTS if limit is None else limit
+    bounded = stmt.order_by(None).with_only_columns(sa.literal(1)).limit(limit + 1).subquery()
+    counted = int(db.session.scalar(sa.select(sa.func.count()).select_from(bounded)) or 0)
+    return min(counted, limit), counted > limit
 
 
 def search_pieces(f: CatalogFilters, per_page: int) -> CatalogPage:
     """Run the catalog query for one page, loading what the cards show in a fixed number of
-    statements (count, page, photos with thumbnails, jewellers, gold with lots and cooperatives)."""
+    statements (count, page, photos with thumbnails, jewellers, gold with lots and cooperatives).
+
+    The count stops at ``MAX_RESULTS`` and the last page reachable is the one holding the
+    ``MAX_RESULTS``-th match; a page number beyond the results shows the last page.
+    """
     stmt = catalog_query(f)
-    total = int(db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0)
+    total, more = count_matches(stmt)
     pages = max(1, -(-total // per_page))
     page = min(f.page, pages)
+    if more:
+        f.notes.append(
+            Note(
+                N_(
+                    "More than %(count)s pieces match; the first %(count)s are shown. Narrow the "
+                    "search (words, category, karat, price) to see the others."
+                ),
+                count=f"{total:,}",
+            )
+        )
+    offset = (page - 1) * per_page
     pieces = list(
         db.session.scalars(
-            stmt.options(*card_options()).limit(per_page).offset((page - 1) * per_page)
+            stmt.options(*card_options()).limit(min(per_page, total - offset)).offset(offset)
         )
+    ) if total > offset else []
+    return CatalogPage(
+        pieces=pieces, total=total, page=page, pages=pages, per_page=per_page, more=more
     )
-    return CatalogPage(pieces=pieces, total=total, page=page, pages=pages, per_page=per_page)
 
 
 def piece_timeline(piece: Piece) -> dict[int, list[CustodyEvent]]:
     """The custody events that concern a piece, per lot: its lots' origin (registered, assayed,
     certified), the transfers to its jeweller and its own crafting and sales (each lot's whole
-    chain is on the lot's page)."""
+    chain is on the lot's page).
+
+    One statement; each of the three kinds of event is read through an index, so a lot with
+    thousands of sales does not slow the piece page down.
+    """
     lot_ids = [g.lot_id for g in piece.gold]
+    timeline: dict[int, list[CustodyEvent]] = {lot_id: [] for lot_id in lot_ids}
+    if not lot_ids:
+        return timeline
+    origin = sa.select(CustodyEvent.id).where(
+        CustodyEvent.lot_id.in_(lot_ids),
+        CustodyEvent.kind.in_(
+            [
+                CustodyEventKind.REGISTERED.value,
+                CustodyEventKind.ASSAYED.value,
+                CustodyEventKind.CERTIFIED.value,
+            ]
+        ),
+    )
+    transfers = sa.select(CustodyEvent.id).where(
+        CustodyEvent.lot_id.in_(lot_ids),
+        CustodyEvent.kind == CustodyEventKind.TRANSFERRED.value,
+        CustodyEvent.jeweller_id == piece.jeweller_id,
+    )
+    own = sa.select(CustodyEvent.id).where(
+        CustodyEvent.piece_id == piece.id, CustodyEvent.lot_id.in_(lot_ids)
+    )
     events = db.session.scalars(
         sa.select(CustodyEvent)
-        .where(CustodyEvent.lot_id.in_(lot_ids))
-        .where(
-            sa.or_(
-                CustodyEvent.kind.in_(
-                    [
-                        CustodyEventKind.REGISTERED.value,
-                        CustodyEventKind.ASSAYED.value,
-                        CustodyEventKind.CERTIFIED.value,
-                    ]
-                ),
-                sa.and_(
-                    CustodyEvent.kind == CustodyEventKind.TRANSFERRED.value,
-                    CustodyEvent.jeweller_id == piece.jeweller_id,
-                ),
-                CustodyEvent.piece_id == piece.id,
-            )
-        )
+        .where(CustodyEvent.id.in_(sa.union_all(origin, transfers, own)))
         .order_by(CustodyEvent.lot_id, CustodyEvent.seq)
     ).all()
-    timeline: dict[int, list[CustodyEvent]] = {lot_id: [] for lot_id in lot_ids}
     for event in events:
         timeline[event.lot_id].append(event)
     return timeline

@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Mapping
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from marketplace.catalog.models import (
     Category,
@@ -25,6 +26,7 @@ from marketplace.catalog.models import (
 from marketplace.core.errors import DomainError, InsufficientGold, InvalidQuantity
 from marketplace.core.gold import fineness_for_karat, format_grams, piece_fine_mg
 from marketplace.extensions import db
+from marketplace.i18n import format_locale
 from marketplace.ledger.models import AccountKind
 from marketplace.ledger.services import AccountRef, gold_account, jeweller_gold, post_transaction
 from marketplace.media.models import MediaFile
@@ -69,11 +71,11 @@ def create_piece(
 ) -> Piece:
     """A new draft piece with no stock; its fine gold follows from karat and gross weight."""
     if not jeweller.approved:
-        raise DomainError("Your workshop must be approved before it can list pieces.")
+        raise DomainError(_("Your workshop must be approved before it can list pieces."))
     if category not in {c.value for c in Category}:
-        raise DomainError(f"Unknown category {category!r}.")
+        raise DomainError(_("Unknown category %(category)s.", category=repr(category)))
     if not isinstance(price_minor, int) or price_minor <= 0:
-        raise InvalidQuantity("The price must be a positive amount.")
+        raise InvalidQuantity(_("The price must be a positive amount."))
     fineness = fineness_for_karat(karat)
     piece = Piece(
         slug=unique_slug(title),
@@ -134,20 +136,29 @@ def back_piece(piece: Piece, allocation: Mapping[int, int], *, actor: str) -> No
     parts = {int(k): v for k, v in allocation.items() if v}
     for lot_id, mg in parts.items():
         if not isinstance(mg, int) or isinstance(mg, bool) or mg < 0:
-            raise InvalidQuantity(f"Gold per unit from each lot must be whole mg (lot {lot_id}).")
+            raise InvalidQuantity(
+                _("Gold per unit from each lot must be whole mg (lot %(lot)s).", lot=lot_id)
+            )
     total = sum(parts.values())
     if total != piece.fine_mg:
         raise DomainError(
-            f"The gold per unit adds up to {format_grams(total, 'en')}, but the piece holds "
-            f"{format_grams(piece.fine_mg, 'en')} of fine gold; the parts must add up exactly."
+            _(
+                "The gold per unit adds up to %(total)s, but the piece holds %(fine)s of fine "
+                "gold; the parts must add up exactly.",
+                total=format_grams(total, format_locale()),
+                fine=format_grams(piece.fine_mg, format_locale()),
+            )
         )
     held = jeweller_gold(piece.jeweller_id)
     codes = _lot_codes(list(parts) + [g.lot_id for g in piece.gold])
     for lot_id in parts:
         if lot_id not in held:
             raise DomainError(
-                f"{piece.jeweller.business_name} holds no gold from lot "
-                f"{codes.get(lot_id, lot_id)}."
+                _(
+                    "%(workshop)s holds no gold from lot %(lot)s.",
+                    workshop=piece.jeweller.business_name,
+                    lot=codes.get(lot_id, lot_id),
+                )
             )
     stock = piece.stock
     with db.session.begin_nested():
@@ -168,9 +179,7 @@ def _commit_units(piece: Piece, units: int, codes: Mapping[int, str], *, actor: 
     try:
         _move_stock_gold(piece, units, codes, f"{units} × {piece.title}: gold committed")
     except InsufficientGold as error:
-        raise InsufficientGold(
-            f"Not enough free gold for {units} more × {piece.title}. {error.message}"
-        ) from error
+        raise InsufficientGold(_short_of_gold(piece, units, codes)) from error
     for g in piece.gold:
         append_custody_event(
             g.lot,
@@ -183,17 +192,40 @@ def _commit_units(piece: Piece, units: int, codes: Mapping[int, str], *, actor: 
         )
 
 
+def _short_of_gold(piece: Piece, units: int, codes: Mapping[int, str]) -> str:
+    """Why ``units`` more units of a piece cannot be committed, lot by lot."""
+    locale = format_locale()
+    free = jeweller_gold(piece.jeweller_id)
+    needs = [(g.lot_id, g.fine_mg_per_unit * units) for g in piece.gold]
+    short = [(lot_id, mg) for lot_id, mg in needs if mg > free.get(lot_id, 0)] or needs
+    lots = "; ".join(
+        _(
+            "lot %(lot)s has %(free)s free, %(needed)s needed",
+            lot=codes.get(lot_id, lot_id),
+            free=format_grams(free.get(lot_id, 0), locale),
+            needed=format_grams(mg, locale),
+        )
+        for lot_id, mg in short
+    )
+    return _(
+        "Not enough free gold for %(count)s more × %(title)s: %(lots)s.",
+        count=units,
+        title=piece.title,
+        lots=lots,
+    )
+
+
 def set_stock(piece: Piece, stock: int, *, actor: str) -> None:
     """Change how many units are on the shelf, committing or returning their gold."""
     if not isinstance(stock, int) or isinstance(stock, bool) or stock < 0:
-        raise InvalidQuantity("Stock must be a whole number, zero or more.")
+        raise InvalidQuantity(_("Stock must be a whole number, zero or more."))
     if stock > 10_000:
-        raise InvalidQuantity("Stock above 10,000 units is not accepted; check the number.")
+        raise InvalidQuantity(_("Stock above 10,000 units is not accepted; check the number."))
     delta = stock - piece.stock
     if delta == 0:
         return
     if delta > 0 and not piece.is_backed:
-        raise DomainError("Back the piece with gold from your lots before adding stock.")
+        raise DomainError(_("Back the piece with gold from your lots before adding stock."))
     codes = _lot_codes([g.lot_id for g in piece.gold])
     with db.session.begin_nested():
         if delta > 0:
@@ -208,14 +240,14 @@ def set_stock(piece: Piece, stock: int, *, actor: str) -> None:
             .execution_options(synchronize_session=False)
         )
         if changed.rowcount != 1:  # type: ignore[attr-defined]
-            raise DomainError("The stock of this piece changed meanwhile; reload and try again.")
+            raise DomainError(_("The stock of this piece changed meanwhile; reload and try again."))
     db.session.expire(piece, ["stock"])
 
 
 def publish(piece: Piece) -> None:
     """Make a piece visible in the catalog (it must be backed with gold)."""
     if not piece.is_backed:
-        raise DomainError("A piece must be backed with certified gold before it is listed.")
+        raise DomainError(_("A piece must be backed with certified gold before it is listed."))
     piece.status = PieceStatus.ACTIVE.value
     db.session.flush()
 
@@ -263,17 +295,20 @@ def update_piece(
     changes the old backing no longer adds up and is dropped: the piece must be backed again.
     """
     if category not in {c.value for c in Category}:
-        raise DomainError(f"Unknown category {category!r}.")
+        raise DomainError(_("Unknown category %(category)s.", category=repr(category)))
     if not isinstance(price_minor, int) or isinstance(price_minor, bool) or price_minor <= 0:
-        raise InvalidQuantity("The price must be a positive amount.")
+        raise InvalidQuantity(_("The price must be a positive amount."))
     fineness = fineness_for_karat(karat)
     fine = piece_fine_mg(gross_mg, fineness)
     if fine <= 0:
-        raise InvalidQuantity("The gross weight must be more than 0 g.")
+        raise InvalidQuantity(_("The gross weight must be more than 0 g."))
     if (karat != piece.karat or gross_mg != piece.gross_mg) and piece.stock > 0:
         raise DomainError(
-            "Set stock to 0 before changing karat or weight: the units on the shelf hold "
-            f"{format_grams(piece.fine_mg, 'en')} of fine gold each."
+            _(
+                "Set stock to 0 before changing karat or weight: the units on the shelf hold "
+                "%(weight)s of fine gold each.",
+                weight=format_grams(piece.fine_mg, format_locale()),
+            )
         )
     with db.session.begin_nested():
         if fine != piece.fine_mg:
@@ -310,13 +345,16 @@ def add_piece_photo(
     """Check an upload is a safe JPEG, PNG or WebP, re-encode it and add it to the piece."""
     alt = " ".join(alt.split())
     if not alt:
-        raise DomainError("Describe the photo in a few words for people who cannot see it.")
+        raise DomainError(_("Describe the photo in a few words for people who cannot see it."))
     count = db.session.scalar(
         sa.select(sa.func.count(PiecePhoto.id)).where(PiecePhoto.piece_id == piece.id)
     )
     if (count or 0) >= MAX_PHOTOS_PER_PIECE:
         raise DomainError(
-            f"A piece can have {MAX_PHOTOS_PER_PIECE} photos; delete one before adding another."
+            _(
+                "A piece can have %(count)s photos; delete one before adding another.",
+                count=MAX_PHOTOS_PER_PIECE,
+            )
         )
     image = open_image(data)
     last = db.session.scalar(
@@ -343,7 +381,7 @@ def remove_piece_photo(piece: Piece, photo_id: int) -> None:
         sa.select(PiecePhoto).where(PiecePhoto.id == photo_id, PiecePhoto.piece_id == piece.id)
     )
     if photo is None:
-        raise DomainError("That photo is not one of this piece's photos.")
+        raise DomainError(_("That photo is not one of this piece's photos."))
     media_ids = {photo.image_id, photo.thumb_id}
     with db.session.begin_nested():
         db.session.delete(photo)

@@ -26,6 +26,7 @@ from marketplace.core.errors import NoRateInForce
 from marketplace.core.gold import KARAT_FINENESS
 from marketplace.db import utcnow
 from marketplace.extensions import db
+from marketplace.http_caching import page_cached
 from marketplace.premium.services import piece_premium, premium_by_cooperative, rates_on
 from marketplace.provenance.models import (
     Cooperative,
@@ -36,6 +37,7 @@ bp = Blueprint("catalog", __name__)
 
 
 @bp.get("/products")
+@page_cached
 def index() -> str:
     """The catalog: search, filters, sort and pagination, all in the URL."""
     filters = parse_filters(request.args)
@@ -58,6 +60,7 @@ def index() -> str:
 
 
 @bp.get("/products/<slug>")
+@page_cached
 def piece(slug: str) -> str:
     """A piece with its photos, gold and provenance panel."""
     found = db.session.scalar(
@@ -90,6 +93,7 @@ def piece(slug: str) -> str:
 
 
 @bp.get("/jewellers/<slug>")
+@page_cached
 def jeweller(slug: str) -> str:
     """A jeweller's public page with its active pieces."""
     found = db.session.scalar(

@@ -1,5 +1,5 @@
-"""The cooperative workspace at /cooperative/: the community premium dashboard (in Spanish), its
-lots, their custody chains, where the gold went.
+"""The cooperative workspace at /cooperative/: the community premium dashboard, its lots, their
+custody chains, where the gold went; in Spanish unless the officer chose English.
 
 An officer sees only the cooperative their account is tied to; another cooperative's lot is a
 404, as if it did not exist, and its figures are never read.
@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, render_template
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy.orm import selectinload
 
 from marketplace.accounts.access import role_required, signed_in_user
 from marketplace.accounts.models import Role
 from marketplace.catalog.models import Jeweller, Piece, PieceGold
 from marketplace.extensions import db
+from marketplace.i18n import language
 from marketplace.ledger.models import AccountKind, LedgerAccount
 from marketplace.ledger.services import LotGold, lot_gold
 from marketplace.provenance.models import Cooperative, CustodyEvent, CustodyEventKind, GoldLot
@@ -47,13 +50,15 @@ def index() -> str:
     chart = bar_chart(
         [(p.month, p.net) for p in points],
         chart_id="premium-chart",
-        title="Prima comunitaria registrada por mes",
-        description=(
-            "Barras: la prima que registraron las ventas de cada mes, descontadas las "
-            f"devoluciones, en los últimos {len(points)} meses con ventas. Las mismas cifras "
-            "están en la tabla que sigue."
+        title=_("Community premium booked per month"),
+        description=ngettext(
+            "Bars: the premium that each month's sales booked, net of refunds, for the last "
+            "%(num)d month with sales. The same figures are in the table below.",
+            "Bars: the premium that each month's sales booked, net of refunds, for the last "
+            "%(num)d months with sales. The same figures are in the table below.",
+            len(points),
         ),
-        label=lambda m: statements.month_label(m, "es", "short"),
+        label=lambda m: statements.month_label(m, language(), "short"),
         value=lambda v: statements.money_text(v, currency),
     )
     statement_links = {

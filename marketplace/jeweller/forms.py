@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
@@ -30,7 +32,7 @@ from marketplace.catalog.models import Category, FairtradeStatus, PieceStatus
 from marketplace.core.gold import KARAT_FINENESS
 from marketplace.core.money import to_minor
 from marketplace.core.peru import PERU_REGIONS
-from marketplace.jeweller.services import INVALID_RUC, ruc_is_valid
+from marketplace.jeweller.services import invalid_ruc, ruc_is_valid
 
 MAX_GROSS_MG = 1_000_000  # 1 kg: no piece of jewellery weighs more
 MAX_PRICE_MINOR = 100_000_000  # S/ 1,000,000
@@ -39,21 +41,21 @@ MAX_STOCK = 10_000
 REGIONS = PERU_REGIONS
 
 CATEGORY_LABELS = {
-    Category.RING.value: "Ring",
-    Category.CHAIN.value: "Chain",
-    Category.EARRINGS.value: "Earrings",
-    Category.BRACELET.value: "Bracelet",
-    Category.PENDANT.value: "Pendant",
+    Category.RING.value: _l("Ring"),
+    Category.CHAIN.value: _l("Chain"),
+    Category.EARRINGS.value: _l("Earrings"),
+    Category.BRACELET.value: _l("Bracelet"),
+    Category.PENDANT.value: _l("Pendant"),
 }
 STATUS_LABELS = {
-    PieceStatus.DRAFT.value: "Draft: only you see it",
-    PieceStatus.ACTIVE.value: "Active: in the shop",
-    PieceStatus.ARCHIVED.value: "Archived: off the shop for good, stock returned",
+    PieceStatus.DRAFT.value: _l("Draft: only you see it"),
+    PieceStatus.ACTIVE.value: _l("Active: in the shop"),
+    PieceStatus.ARCHIVED.value: _l("Archived: off the shop for good, stock returned"),
 }
 FAIRTRADE_LABELS = {
-    FairtradeStatus.NONE.value: "Not registered with Fairtrade",
-    FairtradeStatus.LICENSEE.value: "Fairtrade licensee (may stamp the mark)",
-    FairtradeStatus.REGISTERED_GOLDSMITH.value: (
+    FairtradeStatus.NONE.value: _l("Not registered with Fairtrade"),
+    FairtradeStatus.LICENSEE.value: _l("Fairtrade licensee (may stamp the mark)"),
+    FairtradeStatus.REGISTERED_GOLDSMITH.value: _l(
         "Registered goldsmith (under 500 g a year; may not stamp the mark)"
     ),
 }
@@ -66,18 +68,18 @@ def parse_grams(text: str) -> int:
     """Grams as typed ("3.75", "3.751 g") → whole milligrams (3750); ValueError with a message."""
     raw = text.strip().lower().removesuffix("g").strip()
     if raw.startswith("-"):
-        raise ValueError("The weight must be more than 0 g.")
+        raise ValueError(_("The weight must be more than 0 g."))
     if "," in raw:
-        raise ValueError("Use a point for decimals, like 3.75 (not 3,75).")
+        raise ValueError(_("Use a point for decimals, like 3.75 (not 3,75)."))
     if not _PLAIN_NUMBER.fullmatch(raw):
-        raise ValueError("Give the gross weight in grams, like 3.75.")
+        raise ValueError(_("Give the gross weight in grams, like 3.75."))
     mg = Decimal(raw) * 1000
     if mg != mg.to_integral_value():
-        raise ValueError("Weigh to the milligram: at most 3 decimals, like 3.751.")
+        raise ValueError(_("Weigh to the milligram: at most 3 decimals, like 3.751."))
     if mg <= 0:
-        raise ValueError("The weight must be more than 0 g.")
+        raise ValueError(_("The weight must be more than 0 g."))
     if mg > MAX_GROSS_MG:
-        raise ValueError("That is over 1 kg; check the weight (in grams, like 3.75).")
+        raise ValueError(_("That is over 1 kg; check the weight (in grams, like 3.75)."))
     return int(mg)
 
 
@@ -88,21 +90,23 @@ def parse_soles(text: str) -> int:
         raw = raw.removeprefix(prefix)
     raw = raw.strip()
     if raw.startswith("-"):
-        raise ValueError("The price must be more than S/ 0.")
+        raise ValueError(_("The price must be more than S/ 0."))
     if _GROUPED_NUMBER.fullmatch(raw):
         raw = raw.replace(",", "")
     elif "," in raw:
-        raise ValueError("Write the price like 1250.50 or 1,250.50 (a point before the céntimos).")
+        raise ValueError(
+            _("Write the price like 1250.50 or 1,250.50 (a point before the céntimos).")
+        )
     if not _PLAIN_NUMBER.fullmatch(raw):
-        raise ValueError("Give the price in soles, like 1250 or 1250.50.")
+        raise ValueError(_("Give the price in soles, like 1250 or 1250.50."))
     value = Decimal(raw)
     if value * 100 != (value * 100).to_integral_value():
-        raise ValueError("Prices go to the céntimo: at most 2 decimals.")
+        raise ValueError(_("Prices go to the céntimo: at most 2 decimals."))
     minor = to_minor(value, "PEN")
     if minor <= 0:
-        raise ValueError("The price must be more than S/ 0.")
+        raise ValueError(_("The price must be more than S/ 0."))
     if minor > MAX_PRICE_MINOR:
-        raise ValueError("That is over S/ 1,000,000; check the price.")
+        raise ValueError(_("That is over S/ 1,000,000; check the price."))
     return minor
 
 
@@ -157,12 +161,10 @@ class SolesField(_ParsedField):
 class ChoiceField(SelectField):
     """A select whose refusal says what to choose."""
 
-    def __init__(
-        self, *args: Any, invalid: str = "Choose one of the options.", **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, invalid: str | None = None, **kwargs: Any) -> None:
         """``invalid`` is the message for a value that is not one of the choices."""
         super().__init__(*args, **kwargs)
-        self.invalid = invalid
+        self.invalid = invalid or _l("Choose one of the options.")
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         """Coerce the value; an uncoercible one is refused in ``pre_validate``."""
@@ -185,52 +187,52 @@ def _options(pairs: Iterable[tuple[object, str]]) -> list[SelectChoice]:
 def _ruc(form: Any, field: Field) -> None:
     """The RUC must pass SUNAT's rules (python-stdnum)."""
     if field.data and not ruc_is_valid(field.data):
-        raise ValidationError(INVALID_RUC)
+        raise ValidationError(invalid_ruc())
 
 
 class ApplicationForm(FlaskForm):
     """Apply to sell on the marketplace."""
 
     business_name = StringField(
-        "Business name",
+        _l("Business name"),
         validators=[
-            DataRequired(message="Enter the name of your business."),
-            Length(max=200, message="Keep the name under 200 characters."),
+            DataRequired(message=_l("Enter the name of your business.")),
+            Length(max=200, message=_l("Keep the name under 200 characters.")),
         ],
         render_kw={"autocomplete": "organization"},
     )
     ruc = StringField(
-        "RUC",
-        validators=[DataRequired(message="Enter your RUC (11 digits)."), Length(max=20), _ruc],
+        _l("RUC"),
+        validators=[DataRequired(message=_l("Enter your RUC (11 digits).")), Length(max=20), _ruc],
         render_kw={"inputmode": "numeric", "autocomplete": "off"},
     )
     city = StringField(
-        "City",
+        _l("City"),
         validators=[
-            DataRequired(message="Enter the city of your workshop."),
-            Length(max=80, message="Keep the city under 80 characters."),
+            DataRequired(message=_l("Enter the city of your workshop.")),
+            Length(max=80, message=_l("Keep the city under 80 characters.")),
         ],
         render_kw={"autocomplete": "address-level2"},
     )
     region = ChoiceField(
-        "Region",
-        choices=_options([("", "Choose a region"), *((r, r) for r in REGIONS)]),
-        validators=[DataRequired(message="Choose the region of your workshop.")],
-        invalid="Choose the region of your workshop.",
+        _l("Region"),
+        choices=_options([("", _l("Choose a region")), *((r, r) for r in REGIONS)]),
+        validators=[DataRequired(message=_l("Choose the region of your workshop."))],
+        invalid=_l("Choose the region of your workshop."),
     )
     story = TextAreaField(
-        "Your story",
-        validators=[Length(max=4000, message="Keep the story under 4,000 characters.")],
+        _l("Your story"),
+        validators=[Length(max=4000, message=_l("Keep the story under 4,000 characters."))],
     )
     fairtrade_status = ChoiceField(
-        "Fairtrade",
+        _l("Fairtrade"),
         choices=_options(FAIRTRADE_LABELS.items()),
         default=FairtradeStatus.NONE.value,
-        invalid="Choose how you work with Fairtrade.",
+        invalid=_l("Choose how you work with Fairtrade."),
     )
     fairtrade_number = StringField(
-        "Fairtrade licence or registration number",
-        validators=[Length(max=40, message="Keep the number under 40 characters.")],
+        _l("Fairtrade licence or registration number"),
+        validators=[Length(max=40, message=_l("Keep the number under 40 characters."))],
     )
 
     def validate_fairtrade_number(self, field: Field) -> None:
@@ -239,43 +241,44 @@ class ApplicationForm(FlaskForm):
             self.fairtrade_status.data != FairtradeStatus.NONE.value
             and not (field.data or "").strip()
         ):
-            raise ValidationError("Give your Fairtrade licence or registration number.")
+            raise ValidationError(_("Give your Fairtrade licence or registration number."))
 
 
 class PieceForm(FlaskForm):
     """What a piece is and costs."""
 
     title = StringField(
-        "Title",
+        _l("Title"),
         validators=[
-            DataRequired(message="Give the piece a title."),
-            Length(max=200, message="Keep the title under 200 characters."),
+            DataRequired(message=_l("Give the piece a title.")),
+            Length(max=200, message=_l("Keep the title under 200 characters.")),
         ],
     )
     description = TextAreaField(
-        "Description",
-        validators=[Length(max=5000, message="Keep the description under 5,000 characters.")],
+        _l("Description"),
+        validators=[Length(max=5000, message=_l("Keep the description under 5,000 characters."))],
     )
     category = ChoiceField(
-        "Category", choices=_options(CATEGORY_LABELS.items()), invalid="Choose a category."
+        _l("Category"), choices=_options(CATEGORY_LABELS.items()), invalid=_l("Choose a category.")
     )
     karat = ChoiceField(
-        "Karat",
+        _l("Karat"),
         coerce=int,
         choices=_options(
-            (k, f"{k}k ({f}‰ gold)") for k, f in sorted(KARAT_FINENESS.items(), reverse=True)
+            (k, _l("%(karat)sk (%(fineness)s‰ gold)", karat=k, fineness=f))
+            for k, f in sorted(KARAT_FINENESS.items(), reverse=True)
         ),
         default=18,
-        invalid="Choose a karat: 24k, 22k, 18k, 14k, 10k or 9k.",
+        invalid=_l("Choose a karat: 24k, 22k, 18k, 14k, 10k or 9k."),
     )
     gross_weight = GramsField(
-        "Gross weight (grams)",
-        validators=[InputRequired(message="Enter the gross weight in grams, like 3.75.")],
+        _l("Gross weight (grams)"),
+        validators=[InputRequired(message=_l("Enter the gross weight in grams, like 3.75."))],
         render_kw={"inputmode": "decimal"},
     )
     price = SolesField(
-        "Price (soles)",
-        validators=[InputRequired(message="Enter the price in soles, like 1250.50.")],
+        _l("Price (soles)"),
+        validators=[InputRequired(message=_l("Enter the price in soles, like 1250.50."))],
         render_kw={"inputmode": "decimal"},
     )
 
@@ -284,9 +287,9 @@ class EditPieceForm(PieceForm):
     """A piece's details and where it stands."""
 
     status = ChoiceField(
-        "Status",
+        _l("Status"),
         choices=_options(STATUS_LABELS.items()),
-        invalid="Choose draft, active or archived.",
+        invalid=_l("Choose draft, active or archived."),
     )
 
 
@@ -294,11 +297,13 @@ class StockForm(FlaskForm):
     """Units on the shelf."""
 
     stock = IntegerField(
-        "Units in stock",
+        _l("Units in stock"),
         validators=[
-            InputRequired(message="Enter how many units are on the shelf, like 3."),
+            InputRequired(message=_l("Enter how many units are on the shelf, like 3.")),
             NumberRange(
-                min=0, max=MAX_STOCK, message=f"Enter a whole number from 0 to {MAX_STOCK:,}."
+                min=0,
+                max=MAX_STOCK,
+                message=_l("Enter a whole number from 0 to %(max)s.", max=f"{MAX_STOCK:,}"),
             ),
         ],
         render_kw={"inputmode": "numeric", "min": 0, "max": MAX_STOCK},
@@ -308,7 +313,7 @@ class StockForm(FlaskForm):
         """Say plainly when the text is not a whole number."""
         super().__init__(*args, **kwargs)
         self.stock.process_errors = [
-            "Enter a whole number of units, like 3." for _ in self.stock.process_errors
+            _("Enter a whole number of units, like 3.") for _error in self.stock.process_errors
         ]
 
 
@@ -316,21 +321,23 @@ class PhotoForm(FlaskForm):
     """Upload a photo of a piece."""
 
     photo = FileField(
-        "Photo",
+        _l("Photo"),
         validators=[
-            FileRequired(message="Choose a photo to upload."),
+            FileRequired(message=_l("Choose a photo to upload.")),
             FileAllowed(
                 ["jpg", "jpeg", "png", "webp"],
-                message="Upload a JPEG, PNG or WebP photo (.jpg, .png or .webp).",
+                message=_l("Upload a JPEG, PNG or WebP photo (.jpg, .png or .webp)."),
             ),
         ],
         render_kw={"accept": "image/jpeg,image/png,image/webp"},
     )
     alt = StringField(
-        "What the photo shows",
+        _l("What the photo shows"),
         validators=[
-            DataRequired(message="Describe the photo in a few words for people who cannot see it."),
-            Length(max=300, message="Keep the description under 300 characters."),
+            DataRequired(
+                message=_l("Describe the photo in a few words for people who cannot see it.")
+            ),
+            Length(max=300, message=_l("Keep the description under 300 characters.")),
         ],
     )
 
@@ -361,7 +368,7 @@ def backing_form(lots: Iterable[tuple[int, str]], current: Mapping[int, int]) ->
                     NumberRange(
                         min=0,
                         max=MAX_GROSS_MG,
-                        message="Enter whole milligrams, 0 or more, like 2250.",
+                        message=_l("Enter whole milligrams, 0 or more, like 2250."),
                     ),
                 ],
                 render_kw={"inputmode": "numeric", "min": 0},
@@ -371,7 +378,7 @@ def backing_form(lots: Iterable[tuple[int, str]], current: Mapping[int, int]) ->
     form = BackingForm(data=data)
     for field in form:
         if getattr(field, "process_errors", None):
-            field.process_errors = ["Enter whole milligrams, like 2250 (no decimals)."]
+            field.process_errors = [_("Enter whole milligrams, like 2250 (no decimals).")]
     return form
 
 
@@ -384,17 +391,17 @@ class PayoutDetailsForm(FlaskForm):
     """Where the Central sends the workshop's earnings by bank transfer."""
 
     payout_bank = StringField(
-        "Bank", validators=[DataRequired(message="Name the bank."), Length(max=120)]
+        _l("Bank"), validators=[DataRequired(message=_l("Name the bank.")), Length(max=120)]
     )
     payout_account_holder = StringField(
-        "Account holder",
-        validators=[DataRequired(message="Give the account holder's name."), Length(max=200)],
+        _l("Account holder"),
+        validators=[DataRequired(message=_l("Give the account holder's name.")), Length(max=200)],
     )
     payout_cci = StringField(
-        "CCI (20-digit interbank code)",
+        _l("CCI (20-digit interbank code)"),
         validators=[
-            DataRequired(message="Give the 20-digit CCI."),
-            Regexp(r"^\d{20}$", message="The CCI has exactly 20 digits, without spaces."),
+            DataRequired(message=_l("Give the 20-digit CCI.")),
+            Regexp(r"^\d{20}$", message=_l("The CCI has exactly 20 digits, without spaces.")),
         ],
         filters=[lambda v: "".join(ch for ch in v if ch.isdigit()) if v else v],
     )

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 from stdnum.pe import ruc as pe_ruc
@@ -31,13 +32,18 @@ from marketplace.catalog.models import (
 from marketplace.core.errors import DomainError, InsufficientGold, InvalidQuantity
 from marketplace.core.gold import GOLD_UNIT, format_grams
 from marketplace.extensions import db
+from marketplace.i18n import format_locale
 from marketplace.ledger.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
 from marketplace.ledger.services import jeweller_gold
 from marketplace.provenance.models import GoldLot
 
 #: The ledger transaction kind of the Central's sales of lot gold to a jeweller.
 GOLD_TRANSFER = "gold_transfer"
-INVALID_RUC = "That RUC is not valid: check the 11 digits."
+
+
+def invalid_ruc() -> str:
+    """The refusal of a RUC that fails SUNAT's rules, in the reader's language."""
+    return _("That RUC is not valid: check the 11 digits.")
 
 
 class FieldError(DomainError):
@@ -81,28 +87,32 @@ def apply_to_sell(user: User, application: Application) -> Jeweller:
     The workshop can list nothing until the Central approves it.
     """
     if user.jeweller_id is not None:
-        raise DomainError("Your account already has a workshop.")
+        raise DomainError(_("Your account already has a workshop."))
     if user.role != Role.SHOPPER.value:
         raise DomainError(
-            "This account acts for the Central or a cooperative; apply from a separate "
-            "shopper account."
+            _(
+                "This account acts for the Central or a cooperative; apply from a separate "
+                "shopper account."
+            )
         )
     name = " ".join(application.business_name.split())
     if not name:
-        raise FieldError("Enter the name of your business.", "business_name")
+        raise FieldError(_("Enter the name of your business."), "business_name")
     ruc = compact_ruc(application.ruc)
     if not pe_ruc.is_valid(ruc):
-        raise FieldError(INVALID_RUC, "ruc")
+        raise FieldError(invalid_ruc(), "ruc")
     status = application.fairtrade_status
     if status not in {s.value for s in FairtradeStatus}:
-        raise FieldError("Choose how you work with Fairtrade.", "fairtrade_status")
+        raise FieldError(_("Choose how you work with Fairtrade."), "fairtrade_status")
     number = (application.fairtrade_number or "").strip() or None
     if status != FairtradeStatus.NONE.value and not number:
-        raise FieldError("Give your Fairtrade licence or registration number.", "fairtrade_number")
+        raise FieldError(
+            _("Give your Fairtrade licence or registration number."), "fairtrade_number"
+        )
     if status == FairtradeStatus.NONE.value:
         number = None
     if db.session.scalar(sa.select(Jeweller.id).where(Jeweller.ruc == ruc)) is not None:
-        raise FieldError(_DUPLICATE_RUC, "ruc")
+        raise FieldError(_duplicate_ruc(), "ruc")
     jeweller = Jeweller(
         slug=catalog.unique_jeweller_slug(name),
         business_name=name[:200],
@@ -123,7 +133,7 @@ def apply_to_sell(user: User, application: Application) -> Jeweller:
             db.session.flush()
     except IntegrityError as error:
         # Another application with the same RUC (or slug) won the race.
-        raise FieldError(_DUPLICATE_RUC, "ruc") from error
+        raise FieldError(_duplicate_ruc(), "ruc") from error
     record(
         user,
         "jeweller.applied",
@@ -146,10 +156,12 @@ def apply_to_sell(user: User, application: Application) -> Jeweller:
     return jeweller
 
 
-_DUPLICATE_RUC = (
-    "A workshop with this RUC has already applied. If it is yours, sign in with the account "
-    "that applied, or write to the Central."
-)
+def _duplicate_ruc() -> str:
+    """The refusal of a RUC another workshop applied with."""
+    return _(
+        "A workshop with this RUC has already applied. If it is yours, sign in with the account "
+        "that applied, or write to the Central."
+    )
 
 
 # --- What a workshop holds ----------------------------------------------------------------
@@ -274,7 +286,7 @@ def _require_approved(jeweller: Jeweller) -> None:
     """Refuse piece changes until the Central approves the workshop."""
     if not jeweller.approved:
         raise DomainError(
-            "Your workshop must be approved by the Central before it can list pieces."
+            _("Your workshop must be approved by the Central before it can list pieces.")
         )
 
 
@@ -315,20 +327,22 @@ def _units_in_unpaid_orders(piece: Piece) -> bool:
     return bool(reserved)
 
 
-_RESERVED = (
-    "Units of this piece are held by unpaid orders, which will take their gold from the lots "
-    "it has now. Change its gold, karat or weight once they are paid or expire (30 minutes)."
-)
+def _reserved() -> str:
+    """The refusal to change a piece whose units unpaid orders hold."""
+    return _(
+        "Units of this piece are held by unpaid orders, which will take their gold from the lots "
+        "it has now. Change its gold, karat or weight once they are paid or expire (30 minutes)."
+    )
 
 
 def edit_piece(piece: Piece, details: PieceDetails, status: str, *, actor: str) -> None:
     """Change a piece and where it stands (draft, active, archived), all or nothing."""
     _require_approved(piece.jeweller)
     if status not in {s.value for s in PieceStatus}:
-        raise FieldError("Choose draft, active or archived.", "status")
+        raise FieldError(_("Choose draft, active or archived."), "status")
     changes_gold = details.karat != piece.karat or details.gross_mg != piece.gross_mg
     if changes_gold and _units_in_unpaid_orders(piece):
-        raise DomainError(_RESERVED)
+        raise DomainError(_reserved())
     was_backed = piece.is_backed
     with db.session.begin_nested():
         catalog.update_piece(
@@ -346,14 +360,16 @@ def edit_piece(piece: Piece, details: PieceDetails, status: str, *, actor: str) 
         elif status == PieceStatus.ACTIVE.value:
             if was_backed and not piece.is_backed:
                 raise FieldError(
-                    "The new karat or weight changes the fine gold, so the piece has to be "
-                    "backed again before it can be active: choose Draft, save, then back it "
-                    "with gold.",
+                    _(
+                        "The new karat or weight changes the fine gold, so the piece has to be "
+                        "backed again before it can be active: choose Draft, save, then back it "
+                        "with gold."
+                    ),
                     "status",
                 )
             if not piece.is_backed:
                 raise FieldError(
-                    "Back the piece with gold from your lots before making it active.", "status"
+                    _("Back the piece with gold from your lots before making it active."), "status"
                 )
             catalog.publish(piece)
         else:
@@ -365,7 +381,7 @@ def change_stock(piece: Piece, stock: int, *, actor: str) -> None:
     _require_approved(piece.jeweller)
     if piece.status == PieceStatus.ARCHIVED.value and stock > 0:
         raise DomainError(
-            "An archived piece holds no stock. Set it to draft first (Details), then add stock."
+            _("An archived piece holds no stock. Set it to draft first (Details), then add stock.")
         )
     catalog.set_stock(piece, stock, actor=actor)
 
@@ -379,10 +395,12 @@ def back_with_held_gold(piece: Piece, allocation: Mapping[int, int], *, actor: s
     """
     _require_approved(piece.jeweller)
     if _units_in_unpaid_orders(piece):
-        raise DomainError(_RESERVED)
+        raise DomainError(_reserved())
     for lot_id, mg in allocation.items():
         if not isinstance(mg, int) or isinstance(mg, bool) or mg < 0:
-            raise InvalidQuantity(f"Gold per unit from each lot must be whole mg (lot {lot_id}).")
+            raise InvalidQuantity(
+                _("Gold per unit from each lot must be whole mg (lot %(lot)s).", lot=lot_id)
+            )
     free = jeweller_gold(piece.jeweller_id)
     current = {g.lot_id: g.fine_mg_per_unit for g in piece.gold}
     units = max(piece.stock, 1)
@@ -400,13 +418,23 @@ def back_with_held_gold(piece: Piece, allocation: Mapping[int, int], *, actor: s
                 sa.select(GoldLot.id, GoldLot.code).where(GoldLot.id.in_([s[0] for s in short]))
             )
         }
+        locale = format_locale()
         what = "; ".join(
-            f"lot {codes.get(lot_id, lot_id)} has {format_grams(available, 'en')} free, "
-            f"{format_grams(needed, 'en')} needed"
+            _(
+                "lot %(lot)s has %(free)s free, %(needed)s needed",
+                lot=codes.get(lot_id, lot_id),
+                free=format_grams(available, locale),
+                needed=format_grams(needed, locale),
+            )
             for lot_id, needed, available in short
         )
-        per = f"{units} units" if units > 1 else "one unit"
-        raise InsufficientGold(f"Not enough free gold for {per}: {what}.")
+        if units > 1:
+            message = _(
+                "Not enough free gold for %(count)s units: %(lots)s.", count=units, lots=what
+            )
+        else:
+            message = _("Not enough free gold for one unit: %(lots)s.", lots=what)
+        raise InsufficientGold(message)
     catalog.back_piece(piece, allocation, actor=actor)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -22,6 +23,7 @@ from marketplace.core.errors import DomainError, NoRateInForce
 from marketplace.core.gold import format_grams
 from marketplace.db import utcnow
 from marketplace.extensions import db
+from marketplace.i18n import format_locale
 from marketplace.jeweller import services
 from marketplace.jeweller.forms import (
     ApplicationForm,
@@ -80,6 +82,12 @@ def _status(form: FlaskForm, error: str | None) -> int:
     return 422 if (form.errors or error) else 200
 
 
+def _status_word(piece: Piece) -> str:
+    """Where a piece stands, in words ("draft", "active", "archived")."""
+    words = {"draft": _("draft"), "active": _("active"), "archived": _("archived")}
+    return words.get(piece.status, piece.status)
+
+
 def _details(form: PieceForm) -> services.PieceDetails:
     """The piece details a valid form holds."""
     return services.PieceDetails(
@@ -135,8 +143,11 @@ def apply() -> ResponseReturnValue:
         else:
             db.session.commit()
             flash(
-                f"Thank you. {jeweller.business_name} has applied; the Central will review it. "
-                "You can list pieces once it is approved.",
+                _(
+                    "Thank you. %(name)s has applied; the Central will review it. "
+                    "You can list pieces once it is approved.",
+                    name=jeweller.business_name,
+                ),
                 "success",
             )
             return redirect(url_for("jeweller.index"))
@@ -186,8 +197,12 @@ def new_piece() -> ResponseReturnValue:
         else:
             db.session.commit()
             flash(
-                f"Draft saved: {piece.title}. Next, back it with gold from your lots: each unit "
-                f"needs {format_grams(piece.fine_mg, 'en')} of fine gold.",
+                _(
+                    "Draft saved: %(title)s. Next, back it with gold from your lots: each unit "
+                    "needs %(weight)s of fine gold.",
+                    title=piece.title,
+                    weight=format_grams(piece.fine_mg, format_locale()),
+                ),
                 "success",
             )
             return redirect(url_for("jeweller.gold", piece_id=piece.id))
@@ -225,7 +240,10 @@ def edit_piece(piece_id: int) -> ResponseReturnValue:
             error = _refusal(form, refused)
         else:
             db.session.commit()
-            flash(f"Saved: {piece.title} is {piece.status}.", "success")
+            flash(
+                _("Saved: %(title)s is %(status)s.", title=piece.title, status=_status_word(piece)),
+                "success",
+            )
             return redirect(url_for("jeweller.edit_piece", piece_id=piece.id))
     return render_template(
         "jeweller/piece_form.html", form=form, piece=piece, error=error
@@ -251,14 +269,15 @@ def stock(piece_id: int) -> ResponseReturnValue:
             error = _refusal(form, refused, "stock")
         else:
             db.session.commit()
-            moved = format_grams(abs(wanted - before) * piece.fine_mg, "en")
+            moved = format_grams(abs(wanted - before) * piece.fine_mg, format_locale())
+            message = _("Stock of %(title)s is now %(count)s.", title=piece.title, count=wanted)
             if wanted > before:
-                note = f" {moved} of fine gold committed from your lots."
+                message += " " + _(
+                    "%(weight)s of fine gold committed from your lots.", weight=moved
+                )
             elif wanted < before:
-                note = f" {moved} of fine gold returned to your lots."
-            else:
-                note = ""
-            flash(f"Stock of {piece.title} is now {wanted}.{note}", "success")
+                message += " " + _("%(weight)s of fine gold returned to your lots.", weight=moved)
+            flash(message, "success")
             return redirect(url_for("jeweller.stock", piece_id=piece.id))
     free = jeweller_gold(jeweller.id)
     return render_template(
@@ -283,7 +302,18 @@ def gold(piece_id: int) -> ResponseReturnValue:
     current = {g.lot_id: g.fine_mg_per_unit for g in piece.gold}
     lots = services.lots_to_back_from(piece, free)
     form = backing_form(
-        [(lot.id, f"Lot {lot.code} ({lot.cooperative.short_name})") for lot in lots], current
+        [
+            (
+                lot.id,
+                _(
+                    "Lot %(code)s (%(cooperative)s)",
+                    code=lot.code,
+                    cooperative=lot.cooperative.short_name,
+                ),
+            )
+            for lot in lots
+        ],
+        current,
     )
     error = None
     if form.validate_on_submit():
@@ -297,7 +327,10 @@ def gold(piece_id: int) -> ResponseReturnValue:
             error = _refusal(form, refused)
         else:
             db.session.commit()
-            flash(f"{piece.title} is backed with certified gold, lot by lot.", "success")
+            flash(
+                _("%(title)s is backed with certified gold, lot by lot.", title=piece.title),
+                "success",
+            )
             return redirect(url_for("jeweller.gold", piece_id=piece.id))
     quote, by_coop, rate_missing = None, [], False
     if piece.gold:
@@ -341,7 +374,7 @@ def photos(piece_id: int) -> ResponseReturnValue:
             error = _refusal(form, refused, "photo")
         else:
             db.session.commit()
-            flash("Photo added.", "success")
+            flash(_("Photo added."), "success")
             return redirect(url_for("jeweller.photos", piece_id=piece.id))
     return render_template(
         "jeweller/photos.html",
@@ -372,7 +405,7 @@ def delete_photo(piece_id: int, photo_id: int) -> ResponseReturnValue:
     except DomainError:
         abort(404)
     db.session.commit()
-    flash("Photo deleted.", "success")
+    flash(_("Photo deleted."), "success")
     return redirect(url_for("jeweller.photos", piece_id=piece.id))
 
 
@@ -387,7 +420,7 @@ def payout_details() -> ResponseReturnValue:
         jeweller.payout_account_holder = (form.payout_account_holder.data or "").strip()
         jeweller.payout_cci = form.payout_cci.data
         db.session.commit()
-        flash("Your payout details are saved.", "success")
+        flash(_("Your payout details are saved."), "success")
         return redirect(url_for("jeweller.payout_details"))
     return render_template("jeweller/payout_details.html", form=form, jeweller=jeweller), (
         422 if form.errors else 200

@@ -66,6 +66,8 @@ class LedgerAccount(Base):
     __table_args__ = (
         sa.CheckConstraint("may_go_negative OR balance >= 0", name="balance_not_negative"),
         sa.Index("ix_ledger_account_kind_lot", "kind", "lot_id"),
+        # Where a lot's gold is (``lot_gold`` for a page of lots).
+        sa.Index("ix_ledger_account_lot_kind", "lot_id", "kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

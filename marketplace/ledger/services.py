@@ -13,12 +13,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from flask_babel import gettext
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.core.errors import DomainError, InsufficientBalance, InsufficientGold
 from marketplace.core.gold import GOLD_UNIT, format_grams
 from marketplace.core.ledger import Posting, check_balanced, net_postings, sorted_for_locking
 from marketplace.extensions import db
+from marketplace.i18n import format_locale
 from marketplace.ledger.models import (
     MAY_GO_NEGATIVE,
     AccountKind,
@@ -136,8 +138,12 @@ def _refusal(account: LedgerAccount, label: str, amount: int) -> DomainError:
     where = label or account.key
     if account.unit == GOLD_UNIT:
         return InsufficientGold(
-            f"Not enough gold in {where}: {format_grams(-amount, 'en')} of fine gold needed, "
-            f"{format_grams(available, 'en')} free."
+            gettext(
+                "Not enough gold in %(where)s: %(needed)s of fine gold needed, %(free)s free.",
+                where=where,
+                needed=format_grams(-amount, format_locale()),
+                free=format_grams(available, format_locale()),
+            )
         )
     return InsufficientBalance(
         f"Not enough balance in {where}: {-amount} needed, {available} available."

@@ -7,6 +7,7 @@ import io
 import warnings
 
 import sqlalchemy as sa
+from flask_babel import gettext
 from PIL import Image, ImageOps
 
 from marketplace.core.errors import DomainError
@@ -19,9 +20,15 @@ PHOTO_SIDE = 1200
 THUMB_SIDE = 360
 #: The only decoders an upload is handed to.
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")
-_TOO_MANY_PIXELS = (
-    f"The photo has too many pixels; use one under {MAX_PIXELS // 1_000_000} megapixels."
-)
+def _unreadable() -> str:
+    return gettext("That file is not a photo we can read (JPEG, PNG or WebP).")
+
+
+def _too_many_pixels() -> str:
+    return gettext(
+        "The photo has too many pixels; use one under %(megapixels)s megapixels.",
+        megapixels=MAX_PIXELS // 1_000_000,
+    )
 
 
 class InvalidImage(DomainError):
@@ -69,30 +76,33 @@ def open_image(data: bytes) -> Image.Image:
     plain RGB image: orientation applied, transparency laid on white, metadata left behind.
     """
     if not data:
-        raise InvalidImage("The file is empty; choose a JPEG, PNG or WebP photo.")
+        raise InvalidImage(gettext("The file is empty; choose a JPEG, PNG or WebP photo."))
     if len(data) > MAX_UPLOAD_BYTES:
         raise InvalidImage(
-            f"The photo is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB, the limit for one "
-            "photo. Make it smaller and try again."
+            gettext(
+                "The photo is larger than %(megabytes)s MB, the limit for one photo. Make it "
+                "smaller and try again.",
+                megabytes=MAX_UPLOAD_BYTES // (1024 * 1024),
+            )
         )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
             if image.format not in ALLOWED_FORMATS:
-                raise InvalidImage("Upload a JPEG, PNG or WebP photo.")
+                raise InvalidImage(gettext("Upload a JPEG, PNG or WebP photo."))
             if image.width < 1 or image.height < 1:
-                raise InvalidImage("That file is not a photo we can read (JPEG, PNG or WebP).")
+                raise InvalidImage(_unreadable())
             if image.width * image.height > MAX_PIXELS:
-                raise InvalidImage(_TOO_MANY_PIXELS)
+                raise InvalidImage(_too_many_pixels())
             image.load()
             return _flatten(ImageOps.exif_transpose(image))
     except InvalidImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise InvalidImage(_TOO_MANY_PIXELS) from error
+        raise InvalidImage(_too_many_pixels()) from error
     except Exception as error:  # noqa: BLE001 - any decoder failure means "not an image"
-        raise InvalidImage("That file is not a photo we can read (JPEG, PNG or WebP).") from error
+        raise InvalidImage(_unreadable()) from error
 
 
 def _flatten(image: Image.Image) -> Image.Image:

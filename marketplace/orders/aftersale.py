@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from marketplace.catalog.models import PieceStatus
 from marketplace.core.errors import DomainError, InvalidQuantity
@@ -45,17 +46,17 @@ def _shipment(order: Order, jeweller_id: int) -> Shipment:
     for shipment in order.shipments:
         if shipment.jeweller_id == jeweller_id:
             return shipment
-    raise DomainError("This order has no pieces of your workshop.")
+    raise DomainError(_("This order has no pieces of your workshop."))
 
 
 def mark_shipped(order: Order, jeweller_id: int, carrier: str, tracking: str, actor: str) -> None:
     """The jeweller sent its parcel."""
     if order.status != OrderStatus.PAID.value:
-        raise DomainError("Only paid orders are shipped.")
+        raise DomainError(_("Only paid orders are shipped."))
     shipment = _shipment(order, jeweller_id)
     target = check_transition(FulfilmentStatus(shipment.status), FulfilmentStatus.SHIPPED)
     if not carrier.strip() or not tracking.strip():
-        raise DomainError("Give the carrier and the tracking number.")
+        raise DomainError(_("Give the carrier and the tracking number."))
     shipment.status = target.value
     shipment.carrier = carrier.strip()[:80]
     shipment.tracking = tracking.strip()[:120]
@@ -92,7 +93,7 @@ def confirm_receipt(order: Order, actor: str) -> int:
     """The shopper says the parcels arrived: every shipped parcel becomes delivered."""
     shipped = [s for s in order.shipments if s.status == FulfilmentStatus.SHIPPED.value]
     if not shipped:
-        raise DomainError("Nothing has been shipped yet, so there is nothing to confirm.")
+        raise DomainError(_("Nothing has been shipped yet, so there is nothing to confirm."))
     for shipment in shipped:
         mark_delivered(order, shipment.jeweller_id, actor)
     return len(shipped)
@@ -256,31 +257,34 @@ def plan_refund(
     """Check a refund request ({line id: units}) and price it; shipping of a parcel never sent
     is given back when all its units are refunded."""
     if order.status not in (OrderStatus.PAID.value, OrderStatus.COMPLETED.value):
-        raise DomainError("Only paid orders can be refunded.")
+        raise DomainError(_("Only paid orders can be refunded."))
     lines = {line.id: line for line in order.lines}
     chosen: dict[int, int] = {}
     for line_id, count in units.items():
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            raise InvalidQuantity("Refund whole units, zero or more.")
+            raise InvalidQuantity(_("Refund whole units, zero or more."))
         if count == 0:
             continue
         line = lines.get(line_id)
         if line is None:
-            raise DomainError("That line is not part of this order.")
+            raise DomainError(_("That line is not part of this order."))
         if jeweller_id is not None and line.jeweller_id != jeweller_id:
-            raise DomainError("You can only cancel your own pieces.")
+            raise DomainError(_("You can only cancel your own pieces."))
         if count > line.quantity - line.refunded_quantity:
             raise InvalidQuantity(
-                f"Only {line.quantity - line.refunded_quantity} × {line.title} can still be "
-                "refunded."
+                _(
+                    "Only %(count)s × %(title)s can still be refunded.",
+                    count=line.quantity - line.refunded_quantity,
+                    title=line.title,
+                )
             )
         chosen[line_id] = count
     if not chosen:
-        raise DomainError("Choose at least one piece to refund.")
+        raise DomainError(_("Choose at least one piece to refund."))
     if jeweller_id is not None:
         shipment = _shipment(order, jeweller_id)
         if shipment.status != FulfilmentStatus.UNFULFILLED.value:
-            raise DomainError("Your parcel has shipped; ask the Central to refund it.")
+            raise DomainError(_("Your parcel has shipped; ask the Central to refund it."))
     amount = sum(lines[i].unit_price_minor * n for i, n in chosen.items())
     shipping: dict[int, int] = {}
     for shipment in order.shipments:
@@ -317,12 +321,12 @@ def refund(
         .order_by(Payment.id.desc())
     )
     if payment is None:
-        raise DomainError("No settled payment to refund on this order.")
+        raise DomainError(_("No settled payment to refund on this order."))
     previous = len(payment.refunds)
     key = f"order-{order.id}-refund-{previous + 1}-{plan.amount}"
     result = gateway.refund(payment, plan.amount, key)
     if not result.succeeded:
-        raise DomainError(result.message or "The payment provider refused the refund.")
+        raise DomainError(result.message or _("The payment provider refused the refund."))
     with db.session.begin_nested():
         record = Refund(
             payment_id=payment.id,

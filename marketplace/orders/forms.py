@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import unicodedata
+from functools import lru_cache
+
 from babel import Locale
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
 from marketplace.core.peru import PERU_REGIONS
+from marketplace.i18n import format_locale
 
 
-def country_choices(locale: str = "en") -> list[tuple[str, str]]:
-    """ISO 3166 countries by name, Peru first."""
+def _sort_key(name: str) -> str:
+    """A country's name for sorting, without accents or case: "Islas Åland" among the A's."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+@lru_cache(maxsize=8)
+def _countries(locale: str) -> tuple[tuple[str, str], ...]:
+    """The country list for one locale (built once per locale and process)."""
     names = Locale.parse(locale).territories
     countries = sorted(
         (
@@ -21,9 +33,14 @@ def country_choices(locale: str = "en") -> list[tuple[str, str]]:
             and code.isalpha()
             and code not in {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"}
         ),
-        key=lambda item: item[1],
+        key=lambda item: _sort_key(item[1]),
     )
-    return [("PE", names["PE"])] + [c for c in countries if c[0] != "PE"]
+    return (("PE", names["PE"]),) + tuple(c for c in countries if c[0] != "PE")
+
+
+def country_choices(locale: str = "en") -> list[tuple[str, str]]:
+    """ISO 3166 countries named in ``locale`` (a Babel locale such as "es_PE"), Peru first."""
+    return list(_countries(locale))
 
 
 def _strip(value: str | None) -> str | None:
@@ -36,11 +53,11 @@ class AddToCartForm(FlaskForm):
 
     piece_id = HiddenField(validators=[DataRequired()])
     quantity = IntegerField(
-        "Quantity",
+        _l("Quantity"),
         default=1,
         validators=[
-            DataRequired(message="Choose how many."),
-            NumberRange(min=1, max=20, message="Choose between 1 and 20."),
+            DataRequired(message=_l("Choose how many.")),
+            NumberRange(min=1, max=20, message=_l("Choose between 1 and 20.")),
         ],
     )
 
@@ -49,67 +66,67 @@ class CheckoutForm(FlaskForm):
     """Who receives the order, and where."""
 
     email = EmailField(
-        "Email",
+        _l("Email"),
         filters=[_strip],
         validators=[
-            DataRequired(message="Enter your email."),
-            Email(message="Enter a valid email."),
+            DataRequired(message=_l("Enter your email.")),
+            Email(message=_l("Enter a valid email.")),
             Length(max=254),
         ],
         render_kw={"autocomplete": "email"},
     )
     name = StringField(
-        "Full name",
+        _l("Full name"),
         filters=[_strip],
-        validators=[DataRequired(message="Enter the recipient's name."), Length(max=200)],
+        validators=[DataRequired(message=_l("Enter the recipient's name.")), Length(max=200)],
         render_kw={"autocomplete": "name"},
     )
     phone = StringField(
-        "Phone",
+        _l("Phone"),
         filters=[_strip],
         validators=[Optional(), Length(max=40)],
         render_kw={"autocomplete": "tel"},
     )
-    country = SelectField("Country", default="PE", render_kw={"autocomplete": "country"})
+    country = SelectField(_l("Country"), default="PE", render_kw={"autocomplete": "country"})
     region = SelectField(
-        "Region (Peru)",
+        _l("Region (Peru)"),
         choices=[("", "—")] + [(r, r) for r in PERU_REGIONS],
         default="",
     )
     city = StringField(
-        "City or district",
+        _l("City or district"),
         filters=[_strip],
-        validators=[DataRequired(message="Enter the city."), Length(max=120)],
+        validators=[DataRequired(message=_l("Enter the city.")), Length(max=120)],
         render_kw={"autocomplete": "address-level2"},
     )
     address_line1 = StringField(
-        "Address",
+        _l("Address"),
         filters=[_strip],
-        validators=[DataRequired(message="Enter the street address."), Length(max=200)],
+        validators=[DataRequired(message=_l("Enter the street address.")), Length(max=200)],
         render_kw={"autocomplete": "address-line1"},
     )
     address_line2 = StringField(
-        "Apartment, reference (optional)",
+        _l("Apartment, reference (optional)"),
         filters=[_strip],
         validators=[Optional(), Length(max=200)],
         render_kw={"autocomplete": "address-line2"},
     )
     postal_code = StringField(
-        "Postal code (optional)",
+        _l("Postal code (optional)"),
         filters=[_strip],
         validators=[Optional(), Length(max=20)],
         render_kw={"autocomplete": "postal-code"},
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
-        """Fill the country list."""
+        """Fill the country list, named in the page's language."""
         super().__init__(*args, **kwargs)
-        self.country.choices = country_choices()
+        self.country.choices = country_choices(format_locale())
 
     def validate_region(self, field: SelectField) -> None:
         """Peruvian addresses need a region; other countries do not use the list."""
         if self.country.data == "PE" and not field.data:
-            raise ValidationError("Choose the region in Peru.")
+            raise ValidationError(_l("Choose the region in Peru."))
         if self.country.data != "PE":
             field.data = ""
 
@@ -118,20 +135,20 @@ class SandboxCardForm(FlaskForm):
     """The sandbox's card form (offline test cards)."""
 
     card_number = StringField(
-        "Card number",
+        _l("Card number"),
         filters=[_strip],
-        validators=[DataRequired(message="Enter the card number.")],
+        validators=[DataRequired(message=_l("Enter the card number."))],
         render_kw={"autocomplete": "cc-number", "inputmode": "numeric"},
     )
     expiry = StringField(
-        "Expiry (MM/YY)",
+        _l("Expiry (MM/YY)"),
         filters=[_strip],
-        validators=[DataRequired(message="Enter the expiry date.")],
-        render_kw={"autocomplete": "cc-exp", "placeholder": "MM/YY"},
+        validators=[DataRequired(message=_l("Enter the expiry date."))],
+        render_kw={"autocomplete": "cc-exp", "placeholder": _l("MM/YY")},
     )
     cvc = StringField(
-        "Security code",
+        _l("Security code"),
         filters=[_strip],
-        validators=[DataRequired(message="Enter the security code.")],
+        validators=[DataRequired(message=_l("Enter the security code."))],
         render_kw={"autocomplete": "cc-csc", "inputmode": "numeric"},
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import selectinload
@@ -28,11 +30,11 @@ class ShipForm(FlaskForm):
     """The parcel's carrier and tracking number."""
 
     carrier = StringField(
-        "Carrier", validators=[DataRequired(message="Name the carrier."), Length(max=80)]
+        _l("Carrier"), validators=[DataRequired(message=_l("Name the carrier.")), Length(max=80)]
     )
     tracking = StringField(
-        "Tracking number",
-        validators=[DataRequired(message="Give the tracking number."), Length(max=120)],
+        _l("Tracking number"),
+        validators=[DataRequired(message=_l("Give the tracking number.")), Length(max=120)],
     )
 
 
@@ -79,7 +81,7 @@ def _do_refund(order: Order, jeweller_id: int | None, reason: str) -> bool:
         summary=f"Refunded {refund.amount_minor} on {order.number}",
     )
     db.session.commit()
-    flash("Refunded. The money goes back to the card; the pieces are back in stock.", "success")
+    flash(_("Refunded. The money goes back to the card; the pieces are back in stock."), "success")
     return True
 
 
@@ -136,15 +138,14 @@ def jeweller_order(number: str) -> ResponseReturnValue:
             elif action not in ("ship", "deliver", "cancel"):
                 abort(400)
             else:
-                raise DomainError(
-                    "Check the form: " + "; ".join(e for errs in form.errors.values() for e in errs)
-                )
+                problems = "; ".join(str(e) for errs in form.errors.values() for e in errs)
+                raise DomainError(_("Check the form: %(problems)s", problems=problems))
         except DomainError as error:
             db.session.rollback()
             flash(error.message, "error")
         else:
             db.session.commit()
-            flash("Saved.", "success")
+            flash(_("Saved."), "success")
         return redirect(url_for("fulfilment.jeweller_order", number=number))
     return render_template(
         "orders/jeweller_order.html",
@@ -176,7 +177,7 @@ def admin_order(number: str) -> ResponseReturnValue:
             abort(400)
         reason = request.form.get("reason", "").strip()[:300]
         if not reason:
-            flash("Say why the order is refunded.", "error")
+            flash(_("Say why the order is refunded."), "error")
         else:
             _do_refund(order, None, reason)
         return redirect(url_for("fulfilment.admin_order", number=number))
@@ -197,5 +198,5 @@ def received(number: str) -> ResponseReturnValue:
         flash(error.message, "error")
     else:
         db.session.commit()
-        flash("Thank you for confirming.", "success")
+        flash(_("Thank you for confirming."), "success")
     return redirect(url_for("orders.order", number=number, key=request.args.get("key") or None))

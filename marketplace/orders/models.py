@@ -41,6 +41,9 @@ class Order(Base):
     __table_args__ = (
         sa.CheckConstraint("total_minor = subtotal_minor + shipping_minor", name="total"),
         sa.Index("ix_shop_order_status_expires", "status", "expires_at"),
+        # The order lists: all orders newest first, a shopper's newest first.
+        sa.Index("ix_shop_order_placed", "placed_at", "id"),
+        sa.Index("ix_shop_order_user_placed", "user_id", "placed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from flask_babel import gettext as _
+
 from marketplace.catalog.models import Piece
 from marketplace.core.errors import DomainError
 from marketplace.core.money import round_minor
@@ -87,7 +89,10 @@ def price_cart(
         share = total - quote.total - fee
         if share < 0:
             raise DomainError(
-                f"{piece.title} is priced below its premium and fee; it cannot be sold."
+                _(
+                    "%(title)s is priced below its premium and fee; it cannot be sold.",
+                    title=piece.title,
+                )
             )
         parts = []
         for g in piece.gold:
@@ -100,7 +105,7 @@ def price_cart(
         lines.append(PricedLine(piece, quantity, total, quote.total, fee, share, tuple(parts)))
     zone = "domestic" if country == "PE" else "international"
     if zone not in shipping_rates:
-        raise DomainError("Shipping to that country is not available yet.")
+        raise DomainError(_("Shipping to that country is not available yet."))
     shipping_by_jeweller = {line.piece.jeweller_id: shipping_rates[zone] for line in lines}
     subtotal = sum(line.line_total for line in lines)
     shipping = sum(shipping_by_jeweller.values())

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
 from marketplace.catalog.models import Piece, PieceGold, PieceStatus
@@ -90,7 +91,9 @@ def load_cart_pieces(cart: dict[int, int]) -> list[tuple[Piece, int]]:
             or isinstance(quantity, bool)
             or not 1 <= quantity <= MAX_UNITS_PER_LINE
         ):
-            raise InvalidQuantity(f"Choose between 1 and {MAX_UNITS_PER_LINE} units of each piece.")
+            raise InvalidQuantity(
+                _("Choose between 1 and %(most)s units of each piece.", most=MAX_UNITS_PER_LINE)
+            )
     pieces = db.session.scalars(
         sa.select(Piece)
         .where(Piece.id.in_(list(cart)), Piece.status == PieceStatus.ACTIVE.value)
@@ -101,7 +104,7 @@ def load_cart_pieces(cart: dict[int, int]) -> list[tuple[Piece, int]]:
         .order_by(Piece.id)
     ).all()
     if len(pieces) != len(cart):
-        raise DomainError("A piece in your cart is no longer for sale; it was removed.")
+        raise DomainError(_("A piece in your cart is no longer for sale; it was removed."))
     return [(piece, cart[piece.id]) for piece in pieces]
 
 
@@ -109,7 +112,7 @@ def price(cart: dict[int, int], country: str, currency: str, fee_percent: Decima
     """Price a cart for a country, with today's premium rate and exchange rate."""
     items = load_cart_pieces(cart)
     if not items:
-        raise DomainError("Your cart is empty.")
+        raise DomainError(_("Your cart is empty."))
     return price_cart(
         items,
         country=country,
@@ -187,7 +190,7 @@ def place_order(
     """
     priced = price(cart, address.country, currency, fee_percent)
     rates = priced.rates
-    assert rates is not None  # price() always prices with the rates in force
+    assert rates is not None  # nosec B101  # price() always prices with the rates in force
     now = now or utcnow()
     with db.session.begin_nested():
         for line in priced.lines:  # pieces come sorted by id: a fixed locking order
@@ -204,9 +207,13 @@ def place_order(
             if reserved.rowcount != 1:  # type: ignore[attr-defined]
                 left = db.session.scalar(sa.select(Piece.stock).where(Piece.id == line.piece.id))
                 if not left:
-                    raise SoldOut(f"Sorry, {line.piece.title} is sold out.")
+                    raise SoldOut(_("Sorry, %(title)s is sold out.", title=line.piece.title))
                 raise SoldOut(
-                    f"Only {left} × {line.piece.title} left; lower the quantity and try again."
+                    _(
+                        "Only %(left)s × %(title)s left; lower the quantity and try again.",
+                        left=left,
+                        title=line.piece.title,
+                    )
                 )
         order = Order(
             number=new_order_number(),

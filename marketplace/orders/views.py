@@ -130,26 +130,29 @@ def cart_update() -> ResponseReturnValue:
     action = request.form.get("action", "add")
     raw_quantity = request.form.get("quantity", "1").strip()
     if not (piece_id.isascii() and piece_id.isdigit() and len(piece_id) < 12):
-        flash("That piece is not in the shop.", "error")
+        flash(_("That piece is not in the shop."), "error")
         return redirect(url_for("orders.cart"))
     piece = db.session.get(Piece, int(piece_id))
     if piece is None or piece.status != PieceStatus.ACTIVE.value:
-        flash("That piece is not for sale.", "error")
+        flash(_("That piece is not for sale."), "error")
         return redirect(url_for("orders.cart"))
     if (
         not (raw_quantity.isascii() and raw_quantity.isdigit() and len(raw_quantity) < 12)
         or int(raw_quantity) > services.MAX_UNITS_PER_LINE
         or (action == "add" and int(raw_quantity) == 0)
     ):
-        flash(f"Choose a quantity between 1 and {services.MAX_UNITS_PER_LINE}.", "error")
+        flash(
+            _("Choose a quantity between 1 and %(most)s.", most=services.MAX_UNITS_PER_LINE),
+            "error",
+        )
         return redirect(request.referrer or url_for("orders.cart"))
     quantity = int(raw_quantity)
     wanted = items.get(piece.id, 0) + quantity if action == "add" else quantity
     if wanted > piece.stock:
         flash(
-            f"Only {piece.stock} × {piece.title} in stock."
+            _("Only %(stock)s × %(title)s in stock.", stock=piece.stock, title=piece.title)
             if piece.stock
-            else f"Sorry, {piece.title} is sold out.",
+            else _("Sorry, %(title)s is sold out.", title=piece.title),
             "error",
         )
         wanted = min(wanted, piece.stock)
@@ -159,7 +162,7 @@ def cart_update() -> ResponseReturnValue:
         items.pop(piece.id, None)
     save_cart(items)
     if action == "add" and wanted:
-        flash(f"{piece.title} is in your cart.", "success")
+        flash(_("%(title)s is in your cart.", title=piece.title), "success")
     return redirect(url_for("orders.cart"))
 
 
@@ -167,7 +170,7 @@ def cart_update() -> ResponseReturnValue:
 def checkout() -> ResponseReturnValue:
     """Who and where; then the review."""
     if not get_cart():
-        flash("Your cart is empty.", "info")
+        flash(_("Your cart is empty."), "info")
         return redirect(url_for("catalog.index"))
     saved = session.get("checkout", {})
     form = CheckoutForm(data=saved if request.method == "GET" else None)
@@ -217,11 +220,25 @@ def review() -> ResponseReturnValue:
                 currency=currency,
                 fee_percent=_fee_percent(),
             )
+            db.session.commit()
         except DomainError as error:
             db.session.rollback()
             flash(error.message, "error")
             return redirect(url_for("orders.cart"))
-        db.session.commit()
+        except sa.exc.OperationalError:
+            # The database failed mid-way (connection lost, lock timeout ...): everything of
+            # the order is rolled back together, and the cart is still in the session.
+            db.session.rollback()
+            current_app.logger.exception("placing an order failed on a database error")
+            flash(
+                _(
+                    "Your order could not be placed because of a problem on our side. Nothing "
+                    "was reserved or charged and your cart is kept: please place it again in a "
+                    "moment."
+                ),
+                "error",
+            )
+            return render_template("orders/review.html", priced=priced, address=address), 503
         clear_cart()
         session["orders"] = (session.get("orders", []) + [order.number])[-20:]
         return redirect(
@@ -239,7 +256,8 @@ def pay_page(number: str) -> ResponseReturnValue:
     if order.status != "pending_payment":
         if order.status == "expired":
             flash(
-                "This order expired before it was paid; the pieces went back on the shelf.", "error"
+                _("This order expired before it was paid; the pieces went back on the shelf."),
+                "error",
             )
         return redirect(url_for("orders.order", number=number, key=key or None))
     gateway = get_gateway()
@@ -270,11 +288,13 @@ def pay_page(number: str) -> ResponseReturnValue:
             db.session.commit()
             if paid:
                 send_receipt(order)
-                flash("Thank you! Your order is paid.", "success")
+                flash(_("Thank you! Your order is paid."), "success")
                 return redirect(url_for("orders.order", number=number, key=key or None))
             flash(
-                "Your payment is not confirmed yet. If your bank asked you to confirm it, "
-                "do so and press Pay again.",
+                _(
+                    "Your payment is not confirmed yet. If your bank asked you to confirm it, "
+                    "do so and press Pay again."
+                ),
                 "info",
             )
     elif form.errors:
@@ -282,7 +302,11 @@ def pay_page(number: str) -> ResponseReturnValue:
     client: dict[str, str] = {}
     if gateway.name != "sandbox" and status != 503:
         try:
-            client = gateway.prepare(payment_for(order, gateway))
+            payment = payment_for(order, gateway)
+            # Kept before asking the processor: the payment's id is its idempotency key, so a
+            # lost answer and a later retry reuse the same intent instead of making a second.
+            db.session.commit()
+            client = gateway.prepare(payment)
             db.session.commit()
         except GatewayError as error:
             db.session.rollback()

@@ -18,6 +18,8 @@ from decimal import Decimal
 from typing import Protocol
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from marketplace.core.errors import DomainError
 from marketplace.core.money import round_minor
@@ -90,17 +92,17 @@ def parse_card(form: Mapping[str, str], today: date) -> tuple[str, int, int]:
     """The card number, expiry month and year from a card form; CardError says what is wrong."""
     number = "".join(ch for ch in form.get("card_number", "") if not ch.isspace() and ch != "-")
     if not number.isdigit() or not 12 <= len(number) <= 19 or not luhn_ok(number):
-        raise CardError("That card number is not valid; check the digits.")
+        raise CardError(_("That card number is not valid; check the digits."))
     expiry = form.get("expiry", "").replace(" ", "")
-    month_text, _, year_text = expiry.partition("/")
+    month_text, _slash, year_text = expiry.partition("/")
     if not (month_text.isdigit() and year_text.isdigit() and 1 <= int(month_text) <= 12):
-        raise CardError("Give the expiry date as MM/YY.")
+        raise CardError(_("Give the expiry date as MM/YY."))
     year = int(year_text) + (2000 if len(year_text) == 2 else 0)
     if (year, int(month_text)) < (today.year, today.month):
-        raise CardError("That card has expired.")
+        raise CardError(_("That card has expired."))
     cvc = form.get("cvc", "").strip()
     if not (cvc.isdigit() and len(cvc) in (3, 4)):
-        raise CardError("The security code is the 3 or 4 digits on the card.")
+        raise CardError(_("The security code is the 3 or 4 digits on the card."))
     return number, int(month_text), year
 
 
@@ -116,10 +118,10 @@ class SandboxGateway:
     name = "sandbox"
     OUTCOMES = {
         "4242424242424242": (True, ""),
-        "4000000000000002": (False, "Your card was declined. Try another card."),
+        "4000000000000002": (False, _l("Your card was declined. Try another card.")),
         "4000000000009995": (
             False,
-            "Your card has insufficient funds. Try another card.",
+            _l("Your card has insufficient funds. Try another card."),
         ),
     }
 
@@ -130,14 +132,15 @@ class SandboxGateway:
     def charge(self, payment: Payment, form: Mapping[str, str]) -> ChargeResult:
         """Answer by test card number."""
         try:
-            number, _, _ = parse_card(form, date.today())
+            number, _month, _year = parse_card(form, date.today())
         except CardError as error:
             return ChargeResult(succeeded=False, message=str(error))
         ok, message = self.OUTCOMES.get(
-            number, (False, "This is the sandbox: that card is declined. Use 4242 4242 4242 4242.")
+            number,
+            (False, _l("This is the sandbox: that card is declined. Use 4242 4242 4242 4242.")),
         )
         if not ok:
-            return ChargeResult(succeeded=False, message=message)
+            return ChargeResult(succeeded=False, message=str(message))
         config = current_app.config
         fee = round_minor(
             Decimal(payment.amount_minor) * Decimal(config["SANDBOX_FEE_PERCENT"]) / 100

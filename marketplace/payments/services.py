@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from marketplace.core.errors import DomainError
 from marketplace.core.states import OrderStatus, PaymentStatus
@@ -29,9 +30,10 @@ def payment_for(order: Order, gateway: PaymentGateway) -> Payment:
     """The order's open payment with this gateway, created on first use (reused on retry).
 
     The order row is locked first (``SELECT ... FOR UPDATE``), so two simultaneous requests
-    cannot both create a payment; the second finds the first's.
+    cannot both create a payment; the second finds the first's. Its status is read again under
+    the lock: the expiry job (or a webhook) may have moved it since this request loaded it.
     """
-    db.session.execute(sa.select(Order.id).where(Order.id == order.id).with_for_update())
+    db.session.refresh(order, ["status", "payment_status"], with_for_update=True)
     payment = db.session.scalar(
         sa.select(Payment)
         .where(Payment.order_id == order.id, Payment.gateway == gateway.name)
@@ -77,7 +79,12 @@ def settle(order: Order, payment: Payment, result: ChargeResult, actor: str) -> 
         if order.status == OrderStatus.EXPIRED.value:
             refund_late_payment(order, payment, actor)
             return False
-        mark_paid(order, processor_fee=result.processor_fee, actor=actor)
+        if not mark_paid(order, processor_fee=result.processor_fee, actor=actor) and (
+            order.status == OrderStatus.EXPIRED.value
+        ):
+            # Expired by another process after this one read the order: give the money back.
+            refund_late_payment(order, payment, actor)
+            return False
         return True
     if result.pending:
         payment.status = "processing"
@@ -97,7 +104,7 @@ def refund_late_payment(order: Order, payment: Payment, actor: str) -> None:
         return
     result = get_gateway(payment.gateway).refund(payment, payment.amount_minor, key)
     if not result.succeeded:
-        raise DomainError(result.message or "The late payment could not be refunded yet.")
+        raise DomainError(result.message or _("The late payment could not be refunded yet."))
     payment.status = "refunded"
     db.session.add(
         Refund(
@@ -120,22 +127,33 @@ def refund_late_payment(order: Order, payment: Payment, actor: str) -> None:
     db.session.flush()
 
 
+def _already_paid(order: Order) -> bool:
+    """True if the order is paid; DomainError if it can no longer be paid (it expired)."""
+    if order.status == OrderStatus.PAID.value or order.payment_status == "paid":
+        return True
+    if order.status != OrderStatus.PENDING_PAYMENT.value:
+        raise DomainError(_("This order can no longer be paid: it expired. Your cart is kept."))
+    return False
+
+
 def pay(order: Order, gateway: PaymentGateway, form: Mapping[str, str], actor: str) -> bool:
     """Charge an order once. Returns True when paid; raises PaymentRefused with the message.
 
     The caller commits; on PaymentRefused it must commit too, so the failure is recorded.
     """
-    if order.status == OrderStatus.PAID.value or order.payment_status == "paid":
+    if _already_paid(order):
         return True
-    if order.status != OrderStatus.PENDING_PAYMENT.value:
-        raise DomainError("This order can no longer be paid: it expired. Your cart is kept.")
     payment = payment_for(order, gateway)
+    if _already_paid(order):  # asked again under the lock: it may have moved meanwhile
+        return True
     if not _claim(payment):
         # Another submission is charging or has charged it: never charge twice.
         db.session.refresh(payment)
         if payment.status == "succeeded":
             return True
-        raise DomainError("This payment is already being processed. Wait a moment and reload.")
+        raise DomainError(
+            _("This payment is already being processed. Wait a moment and reload.")
+        )
     result = gateway.charge(payment, form)
     paid = settle(order, payment, result, actor)
     if not paid and not result.pending:

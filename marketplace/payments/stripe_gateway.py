@@ -23,6 +23,8 @@ from typing import Any
 
 import stripe
 from flask import current_app, has_request_context, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from marketplace.core.errors import DomainError
 from marketplace.core.money import round_minor
@@ -48,11 +50,15 @@ WEBHOOK_TOLERANCE_SECONDS = 300
 STRIPE_API_VERSION = "2026-03-25.dahlia"
 
 _PENDING_MESSAGES = {
-    "processing": "Your bank is still processing the payment. This page shows the order as paid "
-    "as soon as it confirms.",
-    "requires_action": "Your bank asks you to confirm this payment. Follow its instructions, "
-    "then press Pay again.",
-    "requires_capture": "The payment is authorised and being captured.",
+    "processing": _l(
+        "Your bank is still processing the payment. This page shows the order as paid "
+        "as soon as it confirms."
+    ),
+    "requires_action": _l(
+        "Your bank asks you to confirm this payment. Follow its instructions, "
+        "then press Pay again."
+    ),
+    "requires_capture": _l("The payment is authorised and being captured."),
 }
 
 
@@ -98,7 +104,7 @@ def stripe_client() -> stripe.StripeClient:
     if not api_key:
         log.error("PAYMENT_GATEWAY is stripe but STRIPE_SECRET_KEY is not set")
         raise GatewayUnavailable(
-            "Card payments are not available right now. Please try again later."
+            _("Card payments are not available right now. Please try again later.")
         )
     return _client(
         api_key,
@@ -122,18 +128,20 @@ def calling_stripe(action: str) -> Iterator[None]:
     except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as error:
         log.warning("Stripe did not answer while %s: %s", action, error)
         raise GatewayUnavailable(
-            "The card processor did not answer. Nothing was charged twice; "
-            "please try again in a minute."
+            _(
+                "The card processor did not answer. Nothing was charged twice; "
+                "please try again in a minute."
+            )
         ) from error
     except (stripe.AuthenticationError, stripe.PermissionError) as error:
         log.error("Stripe refused our credentials while %s: %s", action, error)
         raise GatewayUnavailable(
-            "Card payments are not available right now. Please try again later."
+            _("Card payments are not available right now. Please try again later.")
         ) from error
     except stripe.StripeError as error:
         log.error("Stripe failed while %s: %s", action, error)
         raise GatewayError(
-            "The card processor could not complete this step. Please try again later."
+            _("The card processor could not complete this step. Please try again later.")
         ) from error
 
 
@@ -201,7 +209,7 @@ class StripeGateway:
             except stripe.StripeError as error:
                 log.error("Stripe refused the PaymentIntent of payment %s: %s", payment.id, error)
                 raise GatewayError(
-                    "The card processor refused to set up this payment. Please contact us."
+                    _("The card processor refused to set up this payment. Please contact us.")
                 ) from error
             payment.provider_ref = intent.id
             db.session.flush()
@@ -219,13 +227,15 @@ class StripeGateway:
         if not payment.provider_ref:
             return ChargeResult(
                 succeeded=False,
-                message="The card form was not ready. Reload this page and try again.",
+                message=_("The card form was not ready. Reload this page and try again."),
             )
         return self.intent_state(payment).result
 
     def intent_state(self, payment: Payment) -> IntentState:
         """The state of the payment's PaymentIntent, fetched from Stripe now."""
-        assert payment.provider_ref, "a payment without a PaymentIntent has no Stripe state"
+        assert payment.provider_ref, (  # nosec B101  # an invariant: callers pass prepared payments
+            "a payment without a PaymentIntent has no Stripe state"
+        )
         intent = self._retrieve(payment.provider_ref, expand_fee=True)
         awaiting = (
             intent.status in ("requires_payment_method", "requires_confirmation")
@@ -248,8 +258,10 @@ class StripeGateway:
             return ChargeResult(
                 succeeded=False,
                 provider_ref=intent.id,
-                message="This card payment does not match the order; nothing was booked. "
-                "Please contact us.",
+                message=_(
+                    "This card payment does not match the order; nothing was booked. "
+                    "Please contact us."
+                ),
             )
         if intent.status == "succeeded":
             return ChargeResult(
@@ -262,26 +274,26 @@ class StripeGateway:
                 succeeded=False,
                 provider_ref=intent.id,
                 pending=True,
-                message=_PENDING_MESSAGES[intent.status],
+                message=str(_PENDING_MESSAGES[intent.status]),
             )
         if intent.status == "canceled":
             return ChargeResult(
                 succeeded=False,
                 provider_ref=intent.id,
-                message="This card payment was cancelled. Please contact us.",
+                message=_("This card payment was cancelled. Please contact us."),
             )
         error = intent.last_payment_error
         if error is not None:
-            reason = (error.message or "Your card was declined.").strip()
+            reason = (error.message or _("Your card was declined.")).strip()
             return ChargeResult(
                 succeeded=False,
                 provider_ref=intent.id,
-                message=f"{reason} Try another card.",
+                message=_("%(reason)s Try another card.", reason=reason),
             )
         return ChargeResult(
             succeeded=False,
             provider_ref=intent.id,
-            message="The card was not confirmed. Enter the card details and press Pay.",
+            message=_("The card was not confirmed. Enter the card details and press Pay."),
         )
 
     def refund(self, payment: Payment, amount: int, idempotency_key: str) -> RefundResult:
@@ -327,7 +339,7 @@ class StripeGateway:
         except stripe.StripeError as error:
             log.error("Stripe cannot give PaymentIntent %s: %s", intent_id, error)
             raise GatewayError(
-                "The card processor does not know this payment. Please contact us."
+                _("The card processor does not know this payment. Please contact us.")
             ) from error
 
 

@@ -68,8 +68,10 @@ def apply_intent_state(payment: Payment, actor: str) -> tuple[str, Order | None]
     result = state.result
     if result.succeeded:
         was_pending = order.status == OrderStatus.PENDING_PAYMENT.value
-        settle(order, payment, result, actor=actor)
-        if not was_pending:
+        paid = settle(order, payment, result, actor=actor)
+        if payment.status == "refunded":  # it came after the order expired: given back
+            return f"paid after the order {order.status}; refunded in full", None
+        if not (was_pending and paid):
             log.error(
                 "payment %s of order %s succeeded while the order is %s: refund it",
                 payment.id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import ValidationError
 from wtforms.validators import DataRequired, InputRequired, Length
@@ -15,11 +16,11 @@ class RunForm(FlaskForm):
     """Which month to pay out."""
 
     period = TextField(
-        "Month",
-        validators=[InputRequired(message="Enter the month to pay, as YYYY-MM.")],
+        _l("Month"),
+        validators=[InputRequired(message=_l("Enter the month to pay, as YYYY-MM."))],
         # A month picker where the browser has one; text (YYYY-MM) where it does not.
         render_kw={"type": "month", "inputmode": "numeric", "autocomplete": "off",
-                   "placeholder": "YYYY-MM"},
+                   "placeholder": _l("YYYY-MM")},
     )
 
     def validate_period(self, field: TextField) -> None:
@@ -34,10 +35,10 @@ class BankReferenceForm(FlaskForm):
     """The reference the Central's bank gave a transfer."""
 
     reference = TextField(
-        "Bank's reference",
+        _l("Bank's reference"),
         validators=[
-            DataRequired(message="Enter the reference the bank gave the transfer."),
-            Length(max=120, message="A bank reference is at most 120 characters."),
+            DataRequired(message=_l("Enter the reference the bank gave the transfer.")),
+            Length(max=120, message=_l("A bank reference is at most 120 characters.")),
         ],
         render_kw={"autocomplete": "off"},
     )

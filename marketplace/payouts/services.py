@@ -40,6 +40,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -83,6 +84,12 @@ _STAGES: dict[str, dict[str, AccountKind]] = {
         "paid": AccountKind.JEWELLER_PAID,
     },
 }
+
+
+def status_word(status: str) -> str:
+    """A payout's status ("pending", "paid", "failed") in the page's language."""
+    words = {"pending": _("pending"), "paid": _("paid"), "failed": _("failed")}
+    return words.get(status, status)
 
 
 class PayoutError(DomainError):
@@ -130,23 +137,27 @@ def parse_period(text: str | None, *, today: date | None = None) -> str:
     """A payout month ``YYYY-MM``: a real month that has begun; PayoutError says what is wrong."""
     raw = (text or "").strip()
     if not raw:
-        raise PayoutError(f"Enter the month, as YYYY-MM (e.g. {last_month(today)}).", "period")
+        raise PayoutError(_("Enter the month, as YYYY-MM (e.g. %(example)s).",
+                            example=last_month(today)), "period")
     match = _PERIOD.fullmatch(raw)
     if match is None:
         raise PayoutError(
-            f"“{raw[:20]}” is not a month: write it as YYYY-MM, e.g. {last_month(today)}.",
+            _("“%(text)s” is not a month: write it as YYYY-MM, e.g. %(example)s.",
+              text=raw[:20], example=last_month(today)),
             "period",
         )
     year, month = int(match.group(1)), int(match.group(2))
     if not 1 <= month <= 12:
-        raise PayoutError(f"There is no month {month}: months run from 01 to 12.", "period")
+        raise PayoutError(_("There is no month %(month)s: months run from 01 to 12.", month=month),
+                          "period")
     if year < 2000:
-        raise PayoutError(f"{year} is long before the shop opened; check the year.", "period")
+        raise PayoutError(_("%(year)s is long before the shop opened; check the year.", year=year),
+                          "period")
     today = today or utcnow().date()
     if (year, month) > (today.year, today.month):
         raise PayoutError(
-            f"{year:04d}-{month:02d} has not begun yet: payouts are run for this month or an "
-            "earlier one.",
+            _("%(period)s has not begun yet: payouts are run for this month or an earlier one.",
+              period=f"{year:04d}-{month:02d}"),
             "period",
         )
     return f"{year:04d}-{month:02d}"
@@ -515,7 +526,8 @@ def _paying_parts(payout: Payout) -> list[tuple[int | None, int]]:
     parts = [(None if lot_id is None else int(lot_id), int(amount)) for lot_id, amount in rows]
     if sum(amount for _, amount in parts) != payout.amount_minor:
         raise PayoutError(
-            f"The books do not hold the reservation of payout #{payout.id}; nothing was changed."
+            _("The books do not hold the reservation of payout #%(id)s; nothing was changed.",
+              id=payout.id)
         )
     return parts
 
@@ -563,8 +575,8 @@ def _payee_available(payout: Payout) -> int:
 
 def _changed(payout: Payout) -> PayoutError:
     return PayoutError(
-        f"Payout #{payout.id} was changed meanwhile (it is now {payout.status}); nothing was done. "
-        "Reload to see it."
+        _("Payout #%(id)s was changed meanwhile (it is now %(status)s); nothing was done. "
+          "Reload to see it.", id=payout.id, status=status_word(payout.status))
     )
 
 
@@ -628,7 +640,8 @@ def send_payout(payout: Payout, *, actor: str) -> str:
     Only for a pending payout that is already committed. Flushes; the caller commits.
     """
     if payout.status != "pending":
-        raise PayoutError(f"Payout #{payout.id} is {payout.status}; only a pending one is sent.")
+        raise PayoutError(_("Payout #%(id)s is %(status)s; only a pending one is sent.",
+                            id=payout.id, status=status_word(payout.status)))
     return _apply(payout, provider_named(payout.provider).send(payout), actor=actor)
 
 
@@ -639,11 +652,12 @@ def retry_payout(payout: Payout, *, actor: str) -> str:
     Returns what ``send_payout`` returns. Flushes; the caller commits.
     """
     if payout.status == "paid":
-        raise PayoutError(f"Payout #{payout.id} is already paid; there is nothing to retry.")
+        raise PayoutError(_("Payout #%(id)s is already paid; there is nothing to retry.",
+                            id=payout.id))
     if payout.provider == BANK_TRANSFER:
         raise PayoutError(
-            f"Payout #{payout.id} is paid by bank transfer, which is not retried here: pay it from "
-            "the bank file, then record the bank's reference."
+            _("Payout #%(id)s is paid by bank transfer, which is not retried here: pay it from "
+              "the bank file, then record the bank's reference.", id=payout.id)
         )
     provider = provider_named(payout.provider)
     if payout.status == "failed":
@@ -652,10 +666,11 @@ def retry_payout(payout: Payout, *, actor: str) -> str:
         available = _payee_available(payout)
         if available < payout.amount_minor:
             raise PayoutError(
-                f"Payout #{payout.id} cannot be sent again: {payout.payee_name} has "
-                f"{money_text(available, payout.currency)} available, less than its "
-                f"{money_text(payout.amount_minor, payout.currency)}. The money went back to "
-                "available when the payout failed and has been paid out (or refunded) since."
+                _("Payout #%(id)s cannot be sent again: %(payee)s has %(available)s available, "
+                  "less than its %(amount)s. The money went back to available when the payout "
+                  "failed and has been paid out (or refunded) since.", id=payout.id,
+                  payee=payout.payee_name, available=money_text(available, payout.currency),
+                  amount=money_text(payout.amount_minor, payout.currency))
             )
         if not _transition(payout, "failed", "pending", failure_reason=None):
             raise _changed(payout)
@@ -664,7 +679,8 @@ def retry_payout(payout: Payout, *, actor: str) -> str:
               f"Payout #{payout.id} for {payout.period} retried, attempt {attempt + 1} ({actor})")
         return _apply(payout, provider.send(payout), actor=actor)
     if payout.status != "pending":
-        raise PayoutError(f"Payout #{payout.id} is {payout.status}; it cannot be retried.")
+        raise PayoutError(_("Payout #%(id)s is %(status)s; it cannot be retried.", id=payout.id,
+                            status=status_word(payout.status)))
     try:
         found = provider.lookup(payout)
     except GatewayUnavailable as error:
@@ -679,19 +695,21 @@ def record_bank_reference(payout: Payout, reference: str | None, *, actor: str) 
     """The Central's bank paid a bank payout: keep its reference; paying → paid. Flushes."""
     text = (reference or "").strip()
     if not text:
-        raise PayoutError("Enter the reference the bank gave the transfer.", "reference")
+        raise PayoutError(_("Enter the reference the bank gave the transfer."), "reference")
     if len(text) > 120:
-        raise PayoutError("A bank reference is at most 120 characters.", "reference")
+        raise PayoutError(_("A bank reference is at most 120 characters."), "reference")
     if payout.provider != BANK_TRANSFER:
         raise PayoutError(
-            f"Payout #{payout.id} is a Stripe transfer; Stripe gives its reference."
+            _("Payout #%(id)s is a Stripe transfer; Stripe gives its reference.", id=payout.id)
         )
     if payout.status == "paid":
         raise PayoutError(
-            f"Payout #{payout.id} is already paid (reference {payout.reference}).", "reference"
+            _("Payout #%(id)s is already paid (reference %(reference)s).", id=payout.id,
+              reference=payout.reference), "reference"
         )
     if payout.status != "pending":
-        raise PayoutError(f"Payout #{payout.id} is {payout.status}; it cannot be marked paid.")
+        raise PayoutError(_("Payout #%(id)s is %(status)s; it cannot be marked paid.", id=payout.id,
+                            status=status_word(payout.status)))
     _mark_paid(payout, actor=actor, reference=text)
     return payout
 

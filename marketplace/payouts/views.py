@@ -9,6 +9,8 @@ from typing import ClassVar
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from marketplace.accounts.access import role_required, signed_in_user
 from marketplace.accounts.models import Role
@@ -42,6 +44,36 @@ def _helpers() -> dict[str, object]:
     return {"form_errors": form_errors}
 
 
+def _run_message(summary: services.RunSummary) -> str:
+    """What a run did, in the page's language (the audit trail and the command line keep
+    ``summary.text()``)."""
+    currency = summary.currency
+    parts = [
+        ngettext("%(num)d payout created for %(period)s, %(amount)s in all",
+                 "%(num)d payouts created for %(period)s, %(amount)s in all",
+                 len(summary.created), period=summary.period,
+                 amount=services.money_text(summary.total_minor, currency)),
+        _("%(count)s below the minimum of %(minimum)s", count=len(summary.below_minimum),
+          minimum=services.money_text(summary.minimum_minor, currency)),
+        _("%(count)s already paid for %(period)s", count=len(summary.already_paid),
+          period=summary.period),
+    ]
+    if summary.carried:
+        parts.append(_("%(count)s owing money back (carried to the next payout)",
+                       count=len(summary.carried)))
+    if summary.next_period:
+        parts.append(_("%(count)s with newer money for the next month's run",
+                       count=len(summary.next_period)))
+    if summary.missing_details:
+        parts.append(_("%(count)s missing payout details (not in the bank file)",
+                       count=len(summary.missing_details)))
+    if summary.sent:
+        parts.append(_("sent: %(paid)s paid, %(failed)s failed, %(unknown)s without an answer",
+                       paid=len(summary.paid), failed=len(summary.failed),
+                       unknown=len(summary.unknown)))
+    return "; ".join(parts) + "."
+
+
 def _index(form: RunForm) -> ResponseReturnValue:
     """The payouts page for the month asked for (``?period=``), with ``form`` to run one."""
     periods = services.payout_periods()
@@ -51,7 +83,7 @@ def _index(form: RunForm) -> ResponseReturnValue:
         try:
             chosen = services.parse_period(raw)
         except DomainError as error:
-            flash(f"Cannot show that month: {error.message}", "error")
+            flash(_("Cannot show that month: %(reason)s", reason=error.message), "error")
     if chosen is None:
         chosen = periods[0] if periods else services.last_month()
     payouts = services.payouts_of(chosen)
@@ -96,10 +128,11 @@ def run() -> ResponseReturnValue:
            summary=summary.text())
     db.session.commit()  # booked for good before any provider is asked to pay
     services.send_payouts(summary, actor=actor.email, commit=db.session.commit)
-    flash(summary.text(), "error" if summary.send_failed else "success")
+    flash(_run_message(summary), "error" if summary.send_failed else "success")
     for payout in summary.missing_details:
-        flash(f"Payout #{payout.id} to {payout.payee_name} is not in the bank file: its payout "
-              "details (bank, account holder, CCI) are missing.", "error")
+        flash(_("Payout #%(id)s to %(payee)s is not in the bank file: its payout details (bank, "
+                "account holder, CCI) are missing.", id=payout.id, payee=payout.payee_name),
+              "error")
     return redirect(url_for("payouts.index", period=summary.period))
 
 
@@ -144,8 +177,8 @@ def reference(payout_id: int) -> ResponseReturnValue:
             record(actor, "payout_paid", found, before=before, after=snapshot(found, AUDITED),
                    summary=f"Bank reference {found.reference} for payout #{found.id}")
             db.session.commit()
-            flash(f"Payout #{found.id} to {found.payee_name} is paid "
-                  f"(bank reference {found.reference}).", "success")
+            flash(_("Payout #%(id)s to %(payee)s is paid (bank reference %(reference)s).",
+                    id=found.id, payee=found.payee_name, reference=found.reference), "success")
             return redirect(url_for("payouts.payout", payout_id=found.id))
     return _payout_page(found, form, RetryForm())
 
@@ -170,11 +203,14 @@ def retry(payout_id: int) -> ResponseReturnValue:
            summary=f"Retried payout #{found.id}: {outcome}")
     db.session.commit()
     if outcome == "paid":
-        flash(f"Payout #{found.id} is paid ({found.provider_ref}).", "success")
+        flash(_("Payout #%(id)s is paid (%(reference)s).", id=found.id,
+                reference=found.provider_ref), "success")
     elif outcome == "failed":
-        flash(f"Stripe refused payout #{found.id} again: {found.failure_reason}", "error")
+        flash(_("Stripe refused payout #%(id)s again: %(reason)s", id=found.id,
+                reason=found.failure_reason), "error")
     else:
-        flash(f"No answer from Stripe for payout #{found.id}: {found.failure_reason}", "error")
+        flash(_("No answer from Stripe for payout #%(id)s: %(reason)s", id=found.id,
+                reason=found.failure_reason), "error")
     return redirect(url_for("payouts.payout", payout_id=found.id))
 
 
@@ -185,7 +221,7 @@ def bank_file(period: str) -> ResponseReturnValue:
     try:
         month = services.parse_period(period)
     except DomainError as error:
-        flash(f"No bank file: {error.message}", "error")
+        flash(_("No bank file: %(reason)s", reason=error.message), "error")
         return redirect(url_for("payouts.index"))
     return Response(
         services.bank_file(month),

@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, url_for
+from flask_babel import gettext as _
 
 from marketplace.core.custody import canonical_json, iso_utc
 from marketplace.db import utcnow
@@ -31,7 +32,7 @@ _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 def new_short_id() -> str:
     """A short, unambiguous certificate id, e.g. ``C7K2M9QXPR``."""
-    return "".join(secrets.choice(_ALPHABET) for _ in range(10))
+    return "".join(secrets.choice(_ALPHABET) for _n in range(10))
 
 
 def _issuer() -> dict[str, str]:
@@ -161,24 +162,25 @@ class CheckResult:
 def check_document(doc: Any, keys: dict[str, str]) -> CheckResult:
     """Check a certificate document against public keys (no database needed)."""
     if not isinstance(doc, dict) or not isinstance(doc.get("proof"), dict):
-        return CheckResult(False, ["This is not a certificate: it has no proof."])
+        return CheckResult(False, [_("This is not a certificate: it has no proof.")])
     proof = doc["proof"]
     kid = proof.get("verificationMethod")
     signature = proof.get("proofValue")
     if proof.get("type") != PROOF_TYPE or not isinstance(signature, str):
-        return CheckResult(False, ["The proof is not an Ed25519 signature."])
+        return CheckResult(False, [_("The proof is not an Ed25519 signature.")])
     if kid not in keys:
-        return CheckResult(False, [f"The key {kid!r} is not one of the published keys."])
+        unknown = _("The key %(kid)s is not one of the published keys.", kid=repr(kid))
+        return CheckResult(False, [unknown])
     credential = {k: v for k, v in doc.items() if k != "proof"}
     try:
         data = canonical_json(credential)
     except Exception:  # noqa: BLE001 - any encoding failure means it was altered
-        return CheckResult(False, ["The certificate's contents cannot be read as signed."])
+        return CheckResult(False, [_("The certificate's contents cannot be read as signed.")])
     if not signing.verify_signature(keys[kid], signature, data):
         return CheckResult(
-            False, ["The signature does not match the contents: the certificate was altered."]
+            False, [_("The signature does not match the contents: the certificate was altered.")]
         )
-    return CheckResult(True, [f"Signed by the marketplace with key {kid}."])
+    return CheckResult(True, [_("Signed by the marketplace with key %(kid)s.", kid=kid)])
 
 
 def check_certificate(cert: Certificate) -> CheckResult:
@@ -190,14 +192,20 @@ def check_certificate(cert: Certificate) -> CheckResult:
     for lot_entry in cert.credential["credentialSubject"]["lots"]:
         lot = db.session.scalar(sa.select(GoldLot).where(GoldLot.code == lot_entry["code"]))
         if lot is None:
-            return CheckResult(False, [f"Lot {lot_entry['code']} is no longer in the registry."])
+            gone = _("Lot %(code)s is no longer in the registry.", code=lot_entry["code"])
+            return CheckResult(False, [gone])
         chain = verify_lot_chain(lot)
         if not chain.ok:
             return CheckResult(
                 False,
                 [
-                    f"The custody chain of lot {lot.code} no longer verifies: event "
-                    f"{chain.first_bad} ({chain.reason})."
+                    _(
+                        "The custody chain of lot %(code)s no longer verifies: event %(seq)s "
+                        "(%(reason)s).",
+                        code=lot.code,
+                        seq=chain.first_bad,
+                        reason=chain.reason,
+                    )
                 ],
             )
         head = lot_entry["chainHead"]
@@ -208,9 +216,21 @@ def check_certificate(cert: Certificate) -> CheckResult:
         )
         if stored != head["hash"]:
             return CheckResult(
-                False, [f"Lot {lot.code}'s chain no longer holds the event this certificate names."]
+                False,
+                [
+                    _(
+                        "Lot %(code)s's chain no longer holds the event this certificate names.",
+                        code=lot.code,
+                    )
+                ],
             )
-        result.reasons.append(f"Lot {lot.code}: custody chain verifies up to event #{head['seq']}.")
+        result.reasons.append(
+            _(
+                "Lot %(code)s: custody chain verifies up to event #%(seq)s.",
+                code=lot.code,
+                seq=head["seq"],
+            )
+        )
     return result
 
 

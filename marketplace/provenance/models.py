@@ -125,6 +125,8 @@ class GoldLot(Base):
         sa.CheckConstraint(
             "extraction_end IS NULL OR extraction_end >= extraction_start", name="extraction_order"
         ),
+        # The registry's order (newest extraction first, then code).
+        sa.Index("ix_gold_lot_registry_order", "extraction_start", "code"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -219,7 +221,12 @@ class CustodyEvent(Base):
     """
 
     __tablename__ = "custody_event"
-    __table_args__ = (sa.UniqueConstraint("lot_id", "seq"),)
+    __table_args__ = (
+        sa.UniqueConstraint("lot_id", "seq"),
+        # A piece's timeline reads its lots' origin events by kind; a lot's holders by jeweller.
+        sa.Index("ix_custody_event_lot_kind", "lot_id", "kind"),
+        sa.Index("ix_custody_event_lot_jeweller", "lot_id", "jeweller_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lot_id: Mapped[int] = mapped_column(sa.ForeignKey("gold_lot.id"))

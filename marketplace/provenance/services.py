@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from marketplace.catalog.models import Jeweller
 from marketplace.core.custody import GENESIS_HASH, ChainCheck, ChainLink, event_hash, verify_chain
@@ -104,13 +105,14 @@ def append_custody_event(
 def register_lot(data: LotRegistration, *, actor: str) -> GoldLot:
     """Register a certified lot: book its fine gold once and open its custody chain."""
     if not isinstance(data.gross_mg, int) or data.gross_mg <= 0:
-        raise InvalidQuantity("A lot's gross mass must be a positive number of milligrams.")
+        raise InvalidQuantity(_("A lot's gross mass must be a positive number of milligrams."))
     if data.traceability_model not in {m.value for m in TraceabilityModel}:
-        raise DomainError(f"Unknown traceability model {data.traceability_model!r}.")
+        raise DomainError(_("Unknown traceability model %(model)s.",
+                            model=repr(data.traceability_model)))
     if db.session.get(Cooperative, data.cooperative_id) is None:
-        raise DomainError("Choose one of the Central's cooperatives.")
+        raise DomainError(_("Choose one of the Central's cooperatives."))
     if db.session.scalar(sa.select(GoldLot.id).where(GoldLot.code == data.code)) is not None:
-        raise DomainError(f"A lot with code {data.code} is already registered.")
+        raise DomainError(_("A lot with code %(code)s is already registered.", code=data.code))
     fine = lot_fine_mg(data.gross_mg, data.assayed_fineness)
     fields = {k: v for k, v in vars(data).items() if k != "registered_at"}
     lot = GoldLot(**fields, fine_mg=fine, registered_at=data.registered_at or utcnow())
@@ -152,9 +154,10 @@ def transfer_to_jeweller(
 ) -> CustodyEvent:
     """Move fine gold of a lot from the Central to a jeweller (a sale of metal, by invoice)."""
     if not isinstance(fine_mg, int) or isinstance(fine_mg, bool) or fine_mg <= 0:
-        raise InvalidQuantity("Transfer a positive number of milligrams of fine gold.")
+        raise InvalidQuantity(_("Transfer a positive number of milligrams of fine gold."))
     if not jeweller.approved:
-        raise DomainError(f"{jeweller.business_name} is not approved to receive gold yet.")
+        raise DomainError(_("%(name)s is not approved to receive gold yet.",
+                            name=jeweller.business_name))
     post_transaction(
         "gold_transfer",
         f"{fine_mg} mg of lot {lot.code} to {jeweller.business_name} ({invoice_ref})",
@@ -236,18 +239,19 @@ def evidence_content_type(data: bytes) -> str | None:
 
 def check_evidence_file(data: bytes, filename: str = "") -> str:
     """The content type of an evidence file; refuses one that is empty, too big or not allowed."""
-    name = filename or "The file"
+    name = filename or _("The file")
     if not data:
-        raise LotDataError(f"{name} is empty.", "evidence")
+        raise LotDataError(_("%(name)s is empty.", name=name), "evidence")
     if len(data) > MAX_EVIDENCE_BYTES:
         raise LotDataError(
-            f"{name} is {len(data) / (1024 * 1024):.1f} MB; each evidence file may be at "
-            f"most {MAX_EVIDENCE_BYTES // (1024 * 1024)} MB.",
+            _("%(name)s is %(size)s MB; each evidence file may be at most %(limit)s MB.",
+              name=name, size=f"{len(data) / (1024 * 1024):.1f}",
+              limit=MAX_EVIDENCE_BYTES // (1024 * 1024)),
             "evidence",
         )
     content_type = evidence_content_type(data)
     if content_type is None:
-        raise LotDataError(f"{name} is not a PDF, JPEG or PNG file.", "evidence")
+        raise LotDataError(_("%(name)s is not a PDF, JPEG or PNG file.", name=name), "evidence")
     return content_type
 
 
@@ -255,9 +259,10 @@ def check_evidence(doc: EvidenceDocument) -> str:
     """Refuse an evidence document that is empty, too big, of another type or unlabelled."""
     content_type = check_evidence_file(doc.data, doc.filename)
     if doc.level not in EVIDENCE_LEVELS:
-        raise LotDataError("Say whether the document is evidenced or verified.", "evidence")
+        raise LotDataError(_("Say whether the document is evidenced or verified."), "evidence")
     if not doc.title.strip() or not doc.issuer.strip():
-        raise LotDataError(f"Give {doc.filename or 'the file'} a title and an issuer.", "evidence")
+        raise LotDataError(_("Give %(name)s a title and an issuer.",
+                              name=doc.filename or _("the file")), "evidence")
     return content_type
 
 
@@ -283,25 +288,27 @@ def add_lot_evidence(lot: GoldLot, doc: EvidenceDocument) -> LotEvidence:
 def check_lot_registration(data: LotRegistration) -> None:
     """Refuse lot data whose parts contradict each other (raises LotDataError naming the field)."""
     if not data.code.strip():
-        raise LotDataError("Give the lot a code.", "code")
+        raise LotDataError(_("Give the lot a code."), "code")
     if data.extraction_end is not None and data.extraction_end < data.extraction_start:
-        raise LotDataError("The extraction cannot end before it starts.", "extraction_end")
+        raise LotDataError(_("The extraction cannot end before it starts."), "extraction_end")
     if isinstance(data.gross_mg, bool) or not isinstance(data.gross_mg, int) or data.gross_mg <= 0:
-        raise LotDataError("The gross mass must be more than 0 g.", "gross_mg")
+        raise LotDataError(_("The gross mass must be more than 0 g."), "gross_mg")
     fineness = data.assayed_fineness
     if (
         not isinstance(fineness, Decimal)
         or not fineness.is_finite()
         or not (Decimal(0) < fineness <= Decimal(1000))
     ):
-        raise LotDataError("The fineness must be above 0 and at most 1000 ‰.", "assayed_fineness")
+        raise LotDataError(_("The fineness must be above 0 and at most 1000 ‰."),
+                           "assayed_fineness")
     if fineness != fineness.quantize(Decimal("0.1")):
-        raise LotDataError("Give the fineness with at most one decimal.", "assayed_fineness")
+        raise LotDataError(_("Give the fineness with at most one decimal."), "assayed_fineness")
     if bool(data.refiner) != bool(data.bar_serial):
-        raise LotDataError("Give both the refiner and the bar serial, or neither.", "bar_serial")
+        raise LotDataError(_("Give both the refiner and the bar serial, or neither."), "bar_serial")
     if data.certificate_number and (not data.certificate_body or not data.certificate_valid_from):
         raise LotDataError(
-            "A certificate needs its body and the day it is valid from.", "certificate_valid_from"
+            _("A certificate needs its body and the day it is valid from."),
+            "certificate_valid_from",
         )
     _check_validity(
         data.certificate_valid_from, data.certificate_valid_until, "certificate_valid_until"
@@ -309,27 +316,28 @@ def check_lot_registration(data: LotRegistration) -> None:
     used, recovered = data.mercury_used_g, data.mercury_recovered_g
     for value, name in ((used, "mercury_used_g"), (recovered, "mercury_recovered_g")):
         if value is not None and value < 0:
-            raise LotDataError("Mercury is counted in grams, 0 or more.", name)
+            raise LotDataError(_("Mercury is counted in grams, 0 or more."), name)
     if recovered is not None and used is None:
         raise LotDataError(
-            "Give the mercury used as well as the mercury recovered.", "mercury_used_g"
+            _("Give the mercury used as well as the mercury recovered."), "mercury_used_g"
         )
     if used is not None and recovered is not None and recovered > used:
         raise LotDataError(
-            f"More mercury recovered ({recovered} g) than used ({used} g) is not possible.",
+            _("More mercury recovered (%(recovered)s g) than used (%(used)s g) is not possible.",
+              recovered=recovered, used=used),
             "mercury_recovered_g",
         )
     water = data.water_recycled_percent
     if water is not None and not 0 <= water <= 100:
         raise LotDataError(
-            "Water recycled is a percentage from 0 to 100.", "water_recycled_percent"
+            _("Water recycled is a percentage from 0 to 100."), "water_recycled_percent"
         )
 
 
 def _check_validity(valid_from: date | None, valid_until: date | None, field: str) -> None:
     """A validity period ends on or after it starts."""
     if valid_from is not None and valid_until is not None and valid_until < valid_from:
-        raise LotDataError("The validity cannot end before it starts.", field)
+        raise LotDataError(_("The validity cannot end before it starts."), field)
 
 
 def record_assay(
@@ -349,13 +357,14 @@ def record_assay(
     """
     if Decimal(fineness) != Decimal(lot.assayed_fineness):
         raise LotDataError(
-            f"This assay reads {fineness} ‰ but lot {lot.code} was registered at "
-            f"{lot.assayed_fineness} ‰; its fine gold was booked from that figure at "
-            "registration, so a different fineness cannot be recorded here.",
+            _("This assay reads %(fineness)s ‰ but lot %(code)s was registered at "
+              "%(registered)s ‰; its fine gold was booked from that figure at registration, so "
+              "a different fineness cannot be recorded here.", fineness=fineness, code=lot.code,
+              registered=lot.assayed_fineness),
             "fineness",
         )
     if not lab.strip() or not report_number.strip():
-        raise LotDataError("Give the laboratory and the report number.", "lab")
+        raise LotDataError(_("Give the laboratory and the report number."), "lab")
     lot.assay_lab = lot.assay_lab or lab.strip()
     lot.assay_report_number = lot.assay_report_number or report_number.strip()
     lot.assayed_on = lot.assayed_on or assayed_on
@@ -384,7 +393,7 @@ def record_certification(
     """Set the lot's certificate and append a "certified" event to its chain."""
     if not certificate_number.strip() or not body.strip():
         raise LotDataError(
-            "Give the certificate number and the certification body.", "certificate_number"
+            _("Give the certificate number and the certification body."), "certificate_number"
         )
     _check_validity(valid_from, valid_until, "valid_until")
     lot.certificate_number = certificate_number.strip()

@@ -6,11 +6,13 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, render_template, request
 from sqlalchemy.orm import selectinload
 
+from marketplace.caching import cached
 from marketplace.catalog.models import Jeweller, Piece, PieceGold, PieceStatus
 from marketplace.catalog.queries import card_options
 from marketplace.extensions import db
+from marketplace.http_caching import page_cached
 from marketplace.ledger.services import LotGold, lot_gold
-from marketplace.premium.queries import premium_totals
+from marketplace.premium.queries import PremiumTotals, premium_totals
 from marketplace.provenance.models import Cooperative, CustodyEvent, GoldLot, LotEvidence
 from marketplace.provenance.services import verify_lot_chain
 
@@ -20,22 +22,36 @@ LOTS_PER_PAGE = 50
 
 
 @bp.get("/lots")
+@page_cached
 def lots() -> str:
     """The certified lot registry, with where each lot's fine gold is now (from the ledger)."""
     page = request.args.get("page", "1")
     plain = page.isascii() and page.isdigit() and len(page) < 5
-    page_no = int(page) if plain and int(page) > 0 else 1
-    total = int(db.session.scalar(sa.select(sa.func.count(GoldLot.id))) or 0)
-    pages = max(1, -(-total // LOTS_PER_PAGE))
-    page_no = min(page_no, pages)
-    rows = db.session.scalars(
-        sa.select(GoldLot)
-        .options(selectinload(GoldLot.cooperative))
-        .order_by(GoldLot.extraction_start.desc(), GoldLot.code)
-        .limit(LOTS_PER_PAGE)
-        .offset((page_no - 1) * LOTS_PER_PAGE)
-    ).all()
-    figures = lot_gold([lot.id for lot in rows])
+    asked = int(page) if plain and int(page) > 0 else 1
+
+    def registry_page() -> tuple[int, int, list[int], dict[int, LotGold]]:
+        total = int(db.session.scalar(sa.select(sa.func.count(GoldLot.id))) or 0)
+        pages = max(1, -(-total // LOTS_PER_PAGE))
+        page_no = min(asked, pages)
+        ids = list(
+            db.session.scalars(
+                sa.select(GoldLot.id)
+                .order_by(GoldLot.extraction_start.desc(), GoldLot.code)
+                .limit(LOTS_PER_PAGE)
+                .offset((page_no - 1) * LOTS_PER_PAGE)
+            )
+        )
+        return page_no, pages, ids, lot_gold(ids)
+
+    # The gold figures come from the whole ledger: kept until a lot or the books change.
+    page_no, pages, ids, figures = cached(f"lots:{asked}", registry_page)
+    by_id = {
+        lot.id: lot
+        for lot in db.session.scalars(
+            sa.select(GoldLot).where(GoldLot.id.in_(ids)).options(selectinload(GoldLot.cooperative))
+        )
+    }
+    rows = [by_id[i] for i in ids if i in by_id]
     totals = LotGold(
         **{
             name: sum(getattr(f, name) for f in figures.values())
@@ -54,6 +70,7 @@ def lots() -> str:
 
 
 @bp.get("/lots/<code>")
+@page_cached
 def lot(code: str) -> str:
     """A lot: its data and evidence, its custody chain (verified now) and what it became."""
     found = db.session.scalar(
@@ -102,6 +119,7 @@ def lot(code: str) -> str:
 
 
 @bp.get("/cooperatives/<slug>")
+@page_cached
 def cooperative(slug: str) -> str:
     """A cooperative (or the Central): public facts with sources, lots, premium, pieces."""
     found = db.session.scalar(
@@ -118,10 +136,15 @@ def cooperative(slug: str) -> str:
     if found is None:
         abort(404)
     coop_ids = [found.id] + [m.id for m in found.members]
-    lot_ids = db.session.scalars(
-        sa.select(GoldLot.id).where(GoldLot.cooperative_id.in_(coop_ids))
-    ).all()
-    figures = lot_gold(lot_ids)
+
+    def gold_and_premium() -> tuple[dict[int, LotGold], PremiumTotals]:
+        lot_ids = db.session.scalars(
+            sa.select(GoldLot.id).where(GoldLot.cooperative_id.in_(coop_ids))
+        ).all()
+        return lot_gold(lot_ids), premium_totals(coop_ids)
+
+    # Read from the whole ledger: kept until a lot or the books change.
+    figures, premium = cached(f"cooperative:{found.id}", gold_and_premium)
     pieces = db.session.scalars(
         sa.select(Piece)
         .where(Piece.status == PieceStatus.ACTIVE.value)
@@ -142,6 +165,6 @@ def cooperative(slug: str) -> str:
         figures=figures,
         registered=sum(f.registered for f in figures.values()),
         sold=sum(f.sold for f in figures.values()),
-        premium=premium_totals(coop_ids),
+        premium=premium,
         pieces=pieces,
     )

@@ -1,7 +1,8 @@
 """A statement as a plain PDF (fpdf2, the built-in Helvetica, A4, as many pages as it takes).
 
-The built-in fonts are Latin-1: the few typographic characters outside it are replaced. The
-content streams are left uncompressed: statements are small, and their text stays searchable.
+The built-in fonts are Latin-1, which covers Spanish (á é í ó ú ü ñ ¿ ¡): the few typographic
+characters outside it are replaced. The content streams are left uncompressed: statements are
+small, and their text stays searchable.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def statement_pdf(statement: Statement) -> bytes:
         )
         widths = (20, 24, 10, 44, 32, 24, 16, 20) if coop else (22, 28, 12, 98, 30)
         with _table(pdf, widths) as table:
-            table.row(headings)
+            table.row([latin1(h) for h in headings])
             for r in statement.sales:
                 cells = [day_label(r.at, lang), r.order_number, str(r.line_no or "-"), r.piece]
                 if coop:
@@ -138,7 +139,7 @@ def statement_pdf(statement: Statement) -> bytes:
             _none(pdf, w)
             continue
         with _table(pdf, (22, 30, 108, 30)) as table:
-            table.row([w["date"], w["lot"], w["detail"], w["amount"]])
+            table.row([latin1(w[k]) for k in ("date", "lot", "detail", "amount")])
             for m in moves:
                 amount = m.net if sign == "net" else -m.payout
                 table.row(
@@ -149,10 +150,10 @@ def statement_pdf(statement: Statement) -> bytes:
     if statement.payout_records:
         _section(pdf, w["payout_records"])
         with _table(pdf, (28, 30, 102, 30)) as table:
-            table.row([w["date"], w["status"], w["reference"], w["amount"]])
+            table.row([latin1(w[k]) for k in ("date", "status", "reference", "amount")])
             for p in statement.payout_records:
                 table.row(
-                    [latin1(c) for c in (day_label(p.created_at, lang), p.status,
+                    [latin1(c) for c in (day_label(p.created_at, lang), statement.status(p.status),
                                          p.reference or "-", statement.money(p.amount_minor))]
                 )
     return bytes(pdf.output())

@@ -18,6 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from babel.dates import format_date
 from flask import url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from werkzeug.routing import BuildError
 
 from marketplace.core.money import Money, format_money
@@ -228,98 +230,63 @@ def jeweller_earnings(jeweller_id: int, currency: str) -> JewellerEarnings:
 
 # --- statements -------------------------------------------------------------------------------
 
-LABELS: dict[str, dict[str, str]] = {
-    "es": {
-        "title_cooperative": "Estado de cuenta de la prima comunitaria",
-        "title_jeweller": "Estado de cuenta de ingresos",
-        "payee_cooperative": "Cooperativa",
-        "payee_jeweller": "Taller",
-        "period": "Periodo",
-        "currency": "Moneda",
-        "generated": "Emitido",
-        "opening": "Saldo inicial",
-        "booked": "Prima registrada",
-        "booked_jeweller": "Ingresos registrados",
-        "refunds": "Devoluciones",
-        "payouts": "Pagos",
-        "closing": "Saldo final",
-        "pending": "de ello pendiente",
-        "available": "de ello disponible",
-        "sales": "Ventas del periodo",
-        "refund_rows": "Devoluciones del periodo",
-        "payout_rows": "Pagos del periodo",
-        "payout_records": "Liquidaciones del periodo",
-        "section": "sección",
-        "date": "fecha",
-        "order": "pedido",
-        "line": "línea",
-        "piece": "pieza",
-        "jeweller": "joyero",
-        "lot": "lote",
-        "fine_g": "oro fino (g)",
-        "amount": "importe",
-        "detail": "detalle",
-        "sale": "venta",
-        "refund": "devolución",
-        "payout": "pago",
-        "reference": "referencia",
-        "status": "estado",
-        "shipping": "envío",
-        "none": "Ninguno.",
-        "mismatch": "Las líneas no suman la prima registrada en el libro; avise a la Central.",
-        "note": (
-            "Cifras leídas del libro contable (meses en UTC). Es la prima comunitaria del "
-            "marketplace, no la Prima Fairtrade."
-        ),
-        "note_jeweller": "Cifras leídas del libro contable (meses en UTC).",
-        "page": "Página",
-    },
-    "en": {
-        "title_cooperative": "Community premium statement",
-        "title_jeweller": "Earnings statement",
-        "payee_cooperative": "Cooperative",
-        "payee_jeweller": "Workshop",
-        "period": "Period",
-        "currency": "Currency",
-        "generated": "Issued",
-        "opening": "Opening balance",
-        "booked": "Premium booked",
-        "booked_jeweller": "Earnings booked",
-        "refunds": "Refunds",
-        "payouts": "Payouts",
-        "closing": "Closing balance",
-        "pending": "of which pending",
-        "available": "of which available",
-        "sales": "Sales in the period",
-        "refund_rows": "Refunds in the period",
-        "payout_rows": "Payouts in the period",
-        "payout_records": "Payout records for the period",
-        "section": "section",
-        "date": "date",
-        "order": "order",
-        "line": "line",
-        "piece": "piece",
-        "jeweller": "jeweller",
-        "lot": "lot",
-        "fine_g": "fine gold (g)",
-        "amount": "amount",
-        "detail": "detail",
-        "sale": "sale",
-        "refund": "refund",
-        "payout": "payout",
-        "reference": "reference",
-        "status": "status",
-        "shipping": "shipping",
-        "none": "None.",
-        "mismatch": "The lines do not add up to what the ledger booked; tell the Central.",
-        "note": (
+
+def _words() -> dict[str, str]:
+    """A statement's words, in the language of the moment."""
+    return {
+        "title_cooperative": _("Community premium statement"),
+        "title_jeweller": _("Earnings statement"),
+        "payee_cooperative": _("Cooperative"),
+        "payee_jeweller": _("Workshop"),
+        "period": _("Period"),
+        "currency": _("Currency"),
+        "generated": _("Issued"),
+        "opening": _("Opening balance"),
+        "booked": _("Premium booked"),
+        "booked_jeweller": _("Earnings booked"),
+        "refunds": _("Refunds"),
+        "payouts": _("Payouts"),
+        "closing": _("Closing balance"),
+        "pending": _("of which pending"),
+        "available": _("of which available"),
+        "sales": _("Sales in the period"),
+        "refund_rows": _("Refunds in the period"),
+        "payout_rows": _("Payouts in the period"),
+        "payout_records": _("Payout records for the period"),
+        "section": _("section"),
+        "date": _("date"),
+        "order": _("order"),
+        "line": _("line"),
+        "piece": _("piece"),
+        "jeweller": _("jeweller"),
+        "lot": _("lot"),
+        "fine_g": _("fine gold (g)"),
+        "amount": _("amount"),
+        "detail": _("detail"),
+        "sale": _("sale"),
+        "refund": _("refund"),
+        "payout": _("payout"),
+        "reference": _("reference"),
+        "status": _("status"),
+        "shipping": _("shipping"),
+        "none": _("None."),
+        "mismatch": _("The lines do not add up to what the ledger booked; tell the Central."),
+        "note": _(
             "Figures read from the ledger (months in UTC). This is the marketplace's community "
             "premium, not the Fairtrade Premium."
         ),
-        "note_jeweller": "Figures read from the ledger (months in UTC).",
-        "page": "Page",
-    },
-}
+        "note_jeweller": _("Figures read from the ledger (months in UTC)."),
+        "page": _("Page"),
+        "paid": _("paid"),
+        "pending_status": _("in payment"),
+        "failed": _("failed"),
+    }
+
+
+def statement_labels(lang: str) -> dict[str, str]:
+    """The words of a statement in ``lang`` ("es" or "en"), whatever the page's language."""
+    with force_locale(lang):
+        return _words()
 
 
 @dataclass(frozen=True)
@@ -354,7 +321,7 @@ class Statement:
 
     def __post_init__(self) -> None:
         """Pick the words."""
-        self.labels = LABELS[self.lang]
+        self.labels = statement_labels(self.lang)
 
     @property
     def period(self) -> str:
@@ -398,6 +365,11 @@ class Statement:
         """For the PDF: "S/ 1,234.50"."""
         return money_text(amount, self.currency)
 
+    def status(self, status: str) -> str:
+        """A payout's status in the statement's words ("in payment" for a pending one)."""
+        key = {"pending": "pending_status", "paid": "paid", "failed": "failed"}.get(status)
+        return self.labels[key] if key else status
+
 
 def build_statement(
     side: Side, owner_id: int, payee: str, period: str, currency: str, lang: str
@@ -421,7 +393,7 @@ def build_statement(
             for r in reports.premium_lines(owner_id, currency, start=start, end=end)
         ]
     else:
-        shipping = LABELS[lang]["shipping"]
+        shipping = statement_labels(lang)["shipping"]
         sales = [
             SaleRow(
                 r.booked_at, r.order_number, r.line_no,
@@ -517,7 +489,8 @@ def statement_csv(statement: Statement) -> str:
             [
                 w["payout_records"], p.created_at.strftime("%Y-%m-%d"), "", "", "", "", "", "",
                 decimal_text(p.amount_minor, cur),
-                _cell(f"{w['status']}: {p.status}; {w['reference']}: {p.reference or '—'}"),
+                _cell(f"{w['status']}: {statement.status(p.status)}; "
+                      f"{w['reference']}: {p.reference or '—'}"),
             ]
         )
     return out.getvalue()

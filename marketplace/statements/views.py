@@ -1,21 +1,26 @@
 """Monthly statements (CSV and PDF) for cooperatives and jewellers, and the jeweller's earnings.
 
 - ``/cooperative/statements/`` and ``/cooperative/statements/<YYYY-MM>.csv|pdf``: the officer's
-  own cooperative, in Spanish. A month in which nothing moved in its accounts (or that is not a
-  month) is a 404, so asking for a month of another cooperative shows nothing.
+  own cooperative, in the officer's language (Spanish unless they chose English). A month in
+  which nothing moved in its accounts (or that is not a month) is a 404, so asking for a month
+  of another cooperative shows nothing.
 - ``/jeweller/earnings``, ``/jeweller/earnings/statements/`` and
-  ``/jeweller/earnings/statements/<YYYY-MM>.csv|pdf``: the signed-in jeweller's own workshop.
+  ``/jeweller/earnings/statements/<YYYY-MM>.csv|pdf``: the signed-in jeweller's own workshop,
+  in the jeweller's language (Spanish unless they chose English).
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, render_template
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from marketplace.accounts.access import role_required, signed_in_user
 from marketplace.accounts.models import Role
 from marketplace.catalog.models import Jeweller
 from marketplace.cooperative.views import _my_cooperative
 from marketplace.extensions import db
+from marketplace.i18n import language
 from marketplace.ledger.reports import COOPERATIVE, JEWELLER, Side
 from marketplace.statements import services
 from marketplace.statements.pdf import statement_pdf
@@ -76,7 +81,9 @@ def cooperative_statements() -> str:
 def cooperative_statement_csv(period: str) -> Response:
     """The month's statement as CSV."""
     coop = _my_cooperative()
-    return _download(COOPERATIVE, coop.id, coop.name, period, "csv", "es", f"prima-{coop.slug}")
+    return _download(
+        COOPERATIVE, coop.id, coop.name, period, "csv", language(), f"prima-{coop.slug}"
+    )
 
 
 @bp.get("/cooperative/statements/<period>.pdf")
@@ -84,7 +91,9 @@ def cooperative_statement_csv(period: str) -> Response:
 def cooperative_statement_pdf(period: str) -> Response:
     """The month's statement as PDF."""
     coop = _my_cooperative()
-    return _download(COOPERATIVE, coop.id, coop.name, period, "pdf", "es", f"prima-{coop.slug}")
+    return _download(
+        COOPERATIVE, coop.id, coop.name, period, "pdf", language(), f"prima-{coop.slug}"
+    )
 
 
 # --- the jeweller's earnings ----------------------------------------------------------------------
@@ -97,16 +106,19 @@ def jeweller_earnings() -> str:
     jeweller = _my_workshop()
     currency = _currency()
     earnings = services.jeweller_earnings(jeweller.id, currency)
+    lang = language()
     chart = bar_chart(
         [(p.month, p.net) for p in earnings.figures.chart],
         chart_id="earnings-chart",
-        title="Earnings booked per month",
-        description=(
-            "Bars: what your sales booked each month, net of refunds, "
-            f"for the last {len(earnings.figures.chart)} months with sales. "
-            "The same figures are in the table below."
+        title=_("Earnings booked per month"),
+        description=ngettext(
+            "Bars: what your sales booked each month, net of refunds, for the last %(num)d "
+            "month with sales. The same figures are in the table below.",
+            "Bars: what your sales booked each month, net of refunds, for the last %(num)d "
+            "months with sales. The same figures are in the table below.",
+            len(earnings.figures.chart),
         ),
-        label=lambda m: services.month_label(m, "en", "short"),
+        label=lambda m: services.month_label(m, lang, "short"),
         value=lambda v: services.money_text(v, currency),
     )
     return render_template(
@@ -135,7 +147,9 @@ def jeweller_statements() -> str:
 def jeweller_statement_csv(period: str) -> Response:
     """The month's earnings statement as CSV."""
     j = _my_workshop()
-    return _download(JEWELLER, j.id, j.business_name, period, "csv", "en", f"earnings-{j.slug}")
+    return _download(
+        JEWELLER, j.id, j.business_name, period, "csv", language(), f"earnings-{j.slug}"
+    )
 
 
 @bp.get("/jeweller/earnings/statements/<period>.pdf")
@@ -143,4 +157,6 @@ def jeweller_statement_csv(period: str) -> Response:
 def jeweller_statement_pdf(period: str) -> Response:
     """The month's earnings statement as PDF."""
     j = _my_workshop()
-    return _download(JEWELLER, j.id, j.business_name, period, "pdf", "en", f"earnings-{j.slug}")
+    return _download(
+        JEWELLER, j.id, j.business_name, period, "pdf", language(), f"earnings-{j.slug}"
+    )

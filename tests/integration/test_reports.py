@@ -245,7 +245,7 @@ def test_the_statement_csv_carries_the_ledger_totals_and_defuses_formulas(books)
     totals = services.csv_totals(text)
     assert totals["Saldo inicial"] == "0.00"
     assert round(float(totals["Prima registrada"]) * 100) == statement.totals.booked
-    assert round(float(totals["Pagos"]) * 100) == statement.totals.payouts
+    assert round(float(totals["Abonos"]) * 100) == statement.totals.payouts
     assert round(float(totals["Saldo final"]) * 100) == statement.totals.closing
     assert "\n=HYPERLINK" not in text and ',=HYPERLINK' not in text
     assert "'=HYPERLINK" in text

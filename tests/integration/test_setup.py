@@ -14,6 +14,7 @@ from flask import Flask
 
 from marketplace import ROOT, create_app
 from marketplace.catalog.models import Piece
+from marketplace.catalog.search import include_name
 from marketplace.config import _secret_key, normalise_database_url
 from marketplace.extensions import db
 from marketplace.provenance.models import GoldLot
@@ -25,7 +26,9 @@ def test_migrations_have_a_single_head():
 
 
 def test_migrated_schema_matches_the_models(app):
-    context = MigrationContext.configure(db.session.connection())
+    context = MigrationContext.configure(
+        db.session.connection(), opts={"include_name": include_name}
+    )
     assert compare_metadata(context, db.metadata) == []
 
 

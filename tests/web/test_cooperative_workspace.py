@@ -1,11 +1,20 @@
-"""The cooperative workspace: an officer sees its own lots, chains and where the gold went."""
+"""The cooperative workspace: an officer sees its own lots, chains and where the gold went.
+
+The workspace speaks Spanish unless the officer chooses English; these tests read it in English.
+"""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from marketplace.extensions import db
 from marketplace.provenance.models import Cooperative, CustodyEvent, GoldLot
+
+
+@pytest.fixture(autouse=True)
+def _in_english(client):  # type: ignore[no-untyped-def]
+    client.set_cookie("lang", "en")
 
 
 def _lots_of(slug: str) -> list[GoldLot]:

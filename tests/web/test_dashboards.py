@@ -359,9 +359,9 @@ def test_statements_equal_the_ledger_month_by_month(client, as_user, sales):
         assert cents["Saldo inicial"] == opening, period
         assert cents["Saldo final"] == closing, period
         assert cents["Prima registrada"] == booked, period
-        assert cents["Prima registrada"] - cents["Devoluciones"] == net, period
-        assert cents["Pagos"] == payouts, period
-        assert opening + booked - cents["Devoluciones"] - payouts == closing
+        assert cents["Prima registrada"] - cents["Reembolsos"] == net, period
+        assert cents["Abonos"] == payouts, period
+        assert opening + booked - cents["Reembolsos"] - payouts == closing
     # the sale lines of a month add up to what it booked
     rows = list(csv.reader(io.StringIO(
         client.get("/cooperative/statements/2025-04.csv").get_data(as_text=True).lstrip("\ufeff")
@@ -388,7 +388,7 @@ def test_the_pdf_statement_is_a_pdf_with_the_same_totals(client, as_user, sales)
     assert body.startswith(b"%PDF-") and body.rstrip().endswith(b"%%EOF")
     text = _pdf_text(body)
     assert sales["santiago"].name in text and "2025-05" in text
-    for label in ("Saldo inicial", "Prima registrada", "Devoluciones", "Pagos", "Saldo final"):
+    for label in ("Saldo inicial", "Prima registrada", "Reembolsos", "Abonos", "Saldo final"):
         amount = _money(round(float(totals[label]) * 100))
         assert label in text and amount in text, (label, amount)
 
@@ -431,7 +431,7 @@ def test_dashboard_statements_and_transparency_agree(client, as_user, sales):
         statement = _statement(client, f"/cooperative/statements/{month['month']}.csv")
         cents = {k: round(float(v) * 100) for k, v in statement.items() if _is_amount(v)}
         # the month's net booking, and the balances at its end
-        assert cents["Prima registrada"] - cents["Devoluciones"] == month["booked"]
+        assert cents["Prima registrada"] - cents["Reembolsos"] == month["booked"]
         assert cents["Saldo final"] == month["pending"] + month["available"]
         assert cents["de ello pendiente"] == month["pending"]
         assert cents["de ello disponible"] == month["available"]
@@ -488,6 +488,7 @@ def _statement_count(client, count_queries, url: str) -> int:  # type: ignore[no
 def test_the_jewellers_earnings_match_the_ledger(client, as_user, sales):
     qori = sales["qori"]
     as_user("jeweller@demo.test")
+    client.set_cookie("lang", "en")  # the workspace speaks Spanish unless asked otherwise
     response = client.get("/jeweller/earnings")
     assert response.status_code == 200
     text = _text(response)

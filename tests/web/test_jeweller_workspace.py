@@ -29,6 +29,12 @@ from tests.conftest import csrf_token
 VALID_RUC = ruc_with_check("2060999888")
 
 
+@pytest.fixture(autouse=True)
+def _english(client) -> None:  # type: ignore[no-untyped-def]
+    """These tests read the English pages: the workspace speaks Spanish unless asked otherwise."""
+    client.set_cookie("lang", "en")
+
+
 def _text(response) -> str:
     """The page as text, with tags removed and spaces normalised."""
     html = response.get_data(as_text=True)

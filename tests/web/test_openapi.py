@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from marketplace.catalog.models import Piece, PieceStatus
 from marketplace.catalog.services import archive_piece
-from marketplace.extensions import db
+from marketplace.extensions import db, limiter
 from marketplace.provenance.models import GoldLot
 from tests import factories
 
@@ -84,6 +84,7 @@ def test_the_document_is_openapi_3_1_with_every_reference_and_parameter_resolved
             assert in_path == set(re.findall(r"{([^}]+)}", path)), path
             assert all(p["required"] for p in parameters if p["in"] == "path")
             assert "200" in operation["responses"] and "304" in operation["responses"]
+            assert "429" in operation["responses"], f"{path}: the rate limit's answer"
     assert len(operation_ids) == len(set(operation_ids))
     for name, schema in doc["components"]["schemas"].items():
         assert jsonschema_rs.meta.is_valid(schema), name
@@ -135,7 +136,11 @@ class Checker:
         return response
 
 
-def test_every_documented_get_of_the_demo_data_matches_its_response_schema(client):
+def test_every_documented_get_of_the_demo_data_matches_its_response_schema(
+    app, client, monkeypatch
+):
+    # Hundreds of requests in a few seconds: past the API's rate limit per client address.
+    monkeypatch.setitem(app.config, "API_RATE_LIMIT", "100000 per minute")
     # Besides the demo: a sale (sold events, premium per month), an archived piece, a draft.
     sold = factories.piece(factories.jeweller(), stock=3)
     factories.paid_order({sold: 1})
@@ -180,3 +185,21 @@ def test_every_documented_get_of_the_demo_data_matches_its_response_schema(clien
         assert (path, "200") in checker.seen and (path, "304") in checker.seen, path
         if "{" in path:
             assert (path, "404") in checker.seen, path
+
+
+def test_every_operation_answers_a_documented_429_with_retry_after_past_the_rate_limit(
+    app, client, monkeypatch
+):
+    doc = _document(client)
+    checker = Checker(doc)
+    monkeypatch.setitem(app.config, "API_RATE_LIMIT", "2 per minute")
+    slug = db.session.scalar(
+        sa.select(Piece.slug).where(Piece.status == PieceStatus.ACTIVE.value).order_by(Piece.id)
+    )
+    code = db.session.scalar(sa.select(GoldLot.code).order_by(GoldLot.id))
+    for path in doc["paths"]:
+        limiter.reset()
+        url = path.replace("{slug}", str(slug)).replace("{code}", str(code))
+        statuses = [checker.check(client, path, url).status_code for _ in range(3)]
+        assert statuses == [200, 200, 429], (url, statuses)
+        assert (path, "429") in checker.seen

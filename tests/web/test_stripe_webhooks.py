@@ -309,6 +309,9 @@ def test_the_pay_page_says_so_when_stripe_cannot_be_reached(
     assert "Card payments are not available at this moment" in page
     assert 'id="card-element"' not in page
     db.session.expire_all()
+    # The payment row is kept (its id is the idempotency key of the retry); no intent exists.
     assert db.session.scalar(
-        sa.select(sa.func.count()).select_from(Payment).where(Payment.order_id == order.id)
+        sa.select(sa.func.count())
+        .select_from(Payment)
+        .where(Payment.order_id == order.id, Payment.provider_ref.is_not(None))
     ) == 0

@@ -1,0 +1,249 @@
+"""HTTP caching and compression: what browsers and proxies may keep, and for how long.
+
+- **Public pages** (home, catalog, piece, jeweller, lots, lot, cooperative, transparency) carry a
+  strong ``ETag`` computed from the body and answer ``304 Not Modified`` to a matching
+  ``If-None-Match``, so a browser on a slow connection downloads a page again only when it
+  changed. The header of every page shows the sign-in state, the cart and the language, so the
+  ETag (of the whole body) differs for each visitor's version, and the page says
+  ``Cache-Control: no-cache`` (ask before reusing), ``private`` as soon as the visitor sends a
+  cookie or the page sets one (a shared cache never stores a personalised page), ``public``
+  only for a visitor without cookies, and ``Vary: Cookie, Accept-Language``.
+- **Static files** get a content hash in their URL (``/static/css/site.css?v=<hash>``, added by
+  ``url_for`` itself, so templates need no change) and, requested with the current hash,
+  ``Cache-Control: public, max-age=31536000, immutable``: a new version is a new URL.
+- **Anonymous pages are kept whole** on the server (``PAGE_CACHE``, on by default): a public
+  page asked for by a visitor who is not signed in and has an empty cart is stored under its
+  address, its language, the day and the ``public_pages`` version (``marketplace.caching``),
+  which any write to the shop's data replaces in the same transaction. The next such visitor
+  gets it without a query beyond reading that version; a form token in it (the piece page's
+  "add to cart") is replaced by the visitor's own. Signed-in visitors, carts and flashed
+  messages always get a page rendered afresh.
+- **Compression** (Flask-Compress): brotli or gzip, as the browser accepts, for HTML, CSS,
+  JavaScript, SVG and JSON. A compressed answer's strong ETag gets the coding appended
+  (``"abc:br"``), so a validator always names the bytes it stands for; both forms are honoured
+  by the conditional checks here and in the API.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from flask import Flask, Response, current_app, g, request, session
+from flask_babel import get_locale
+from flask_compress import Compress
+from flask_wtf.csrf import generate_csrf
+from werkzeug.security import safe_join
+
+from marketplace.caching import PUBLIC_PAGES, cache, version
+from marketplace.db import utcnow
+
+#: Pages anyone can see; their bodies vary only with the visitor's cookies and language.
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "site.home",
+        "site.transparency",
+        "catalog.index",
+        "catalog.piece",
+        "catalog.jeweller",
+        "provenance.lots",
+        "provenance.lot",
+        "provenance.cooperative",
+    }
+)
+#: A year: how long a fingerprinted static file may be kept.
+IMMUTABLE_MAX_AGE = 31_536_000
+COMPRESSED_TYPES = [
+    "text/html",
+    "text/css",
+    "text/plain",
+    "text/javascript",
+    "application/javascript",
+    "application/json",
+    "application/ld+json",
+    "image/svg+xml",
+]
+
+#: Session keys that do not change what a public page shows: the secret behind form tokens,
+#: and the flag Flask-Login's session protection leaves in a session without a user.
+NEUTRAL_SESSION_KEYS = frozenset({"csrf_token", "_permanent", "_fresh"})
+#: Stands for the visitor's form token in a kept page.
+FORM_TOKEN_PLACEHOLDER = b"\x00form-token\x00"
+
+compress = Compress()
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_digests: dict[str, tuple[float, int, str]] = {}
+
+
+def static_digest(filename: str) -> str | None:
+    """A short hash of a static file's bytes (None if there is no such file)."""
+    folder = current_app.static_folder
+    path = safe_join(folder, filename) if folder else None
+    if path is None:
+        return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    known = _digests.get(path)
+    if known and known[0] == stat.st_mtime and known[1] == stat.st_size:
+        return known[2]
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+    _digests[path] = (stat.st_mtime, stat.st_size, digest)
+    return digest
+
+
+def _fingerprint_static_urls(endpoint: str, values: dict[str, Any]) -> None:
+    """``url_for('static', filename=...)`` gains ``v=<hash of the file>``."""
+    if endpoint == "static" and "filename" in values and "v" not in values:
+        digest = static_digest(str(values["filename"]))
+        if digest:
+            values["v"] = digest
+
+
+def _matching_etag(etag: str) -> str | None:
+    """The validator the client sent for this body: the ETag itself or a compressed form of it
+    (``"<etag>:br"``), or None."""
+    sent = request.if_none_match
+    if not sent:
+        return None
+    if sent.contains(etag) or sent.star_tag:
+        return etag
+    for tag in sent.as_set():
+        if tag.startswith(f"{etag}:"):
+            return tag
+    return None
+
+
+def _shareable_session() -> bool:
+    """Whether the visitor's session holds nothing a public page shows (no sign-in, cart or
+    flashed message; at most the secret behind form tokens)."""
+    return set(session.keys()) <= NEUTRAL_SESSION_KEYS
+
+
+def _page_cache_key() -> str | None:
+    """Where the page this request asks for is kept, if it is one that can be shared: a public
+    page, for a visitor not signed in, with no cart and nothing flashed; None otherwise.
+
+    The key holds the version of the pages, the language, the address and the day (pages say
+    which certificates and premium rates are valid today)."""
+    if (
+        not current_app.config.get("PAGE_CACHE", True)
+        or request.method not in ("GET", "HEAD")
+        or request.endpoint not in PUBLIC_ENDPOINTS
+        or request.authorization is not None
+        or current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+        or not _shareable_session()
+    ):
+        return None
+    token = version(PUBLIC_PAGES)
+    if token is None:
+        return None
+    today = utcnow().date().isoformat()
+    return f"page:{token}:{today}:{get_locale()}:{request.host}:{request.full_path}"
+
+
+def page_cached(view: Callable[P, R]) -> Callable[P, R | Response]:
+    """Decorate a public page's view: answer from the kept page when there is one for this
+    request (after every ``before_request`` hook, rate limits included, has run). A kept page
+    that had a form token gets this visitor's own token."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
+        key = _page_cache_key()
+        if key is not None:
+            body = cache.get(key)
+            if isinstance(body, bytes):
+                if FORM_TOKEN_PLACEHOLDER in body:
+                    body = body.replace(FORM_TOKEN_PLACEHOLDER, generate_csrf().encode())
+                return Response(body, mimetype="text/html")
+            g.page_cache_key = key
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _keep_page(response: Response) -> None:
+    """After the view: keep the page if nothing in it belongs to this visitor (a form token is
+    kept as a placeholder, filled in for each visitor)."""
+    key = g.pop("page_cache_key", None)
+    if (
+        key is None
+        or request.method != "GET"
+        or "Set-Cookie" in response.headers  # a cookie other than the session's
+        or not _shareable_session()
+    ):
+        return
+    body = response.get_data()
+    form_token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+    if form_token:
+        body = body.replace(str(form_token).encode(), FORM_TOKEN_PLACEHOLDER)
+    cache.set(key, body)
+
+
+def _public_page_caching(response: Response) -> Response:
+    """ETag, conditional answer, Cache-Control and Vary for the public pages."""
+    if (
+        request.method not in ("GET", "HEAD")
+        or request.endpoint not in PUBLIC_ENDPOINTS
+        or response.status_code != 200
+        or response.mimetype != "text/html"
+        or response.direct_passthrough
+        or response.is_streamed
+    ):
+        return response
+    _keep_page(response)
+    personal = bool(request.cookies) or session.modified or "Set-Cookie" in response.headers
+    response.cache_control.no_cache = True
+    if personal:
+        response.cache_control.private = True
+    else:
+        response.cache_control.public = True
+    response.vary.update(("Cookie", "Accept-Language"))
+    etag = hashlib.sha256(response.get_data()).hexdigest()[:32]
+    matched = _matching_etag(etag)
+    response.set_etag(matched or etag)
+    if matched is not None:
+        # Answer before compressing: the body is not sent, so there is nothing to compress.
+        response.status_code = 304
+        response.set_data(b"")
+        response.headers.pop("Content-Length", None)
+        response.headers.pop("Content-Type", None)
+    return response
+
+
+def _static_caching(response: Response) -> Response:
+    """A static file asked for by its current hash may be kept for a year, unchanged."""
+    if request.endpoint != "static" or response.status_code not in (200, 304):
+        return response
+    version = request.args.get("v")
+    filename = (request.view_args or {}).get("filename")
+    if version and filename and version == static_digest(str(filename)):
+        response.cache_control.public = True
+        response.cache_control.max_age = IMMUTABLE_MAX_AGE
+        response.cache_control.immutable = True
+        response.expires = None
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Compression, then the caching headers (which run before it: Flask calls ``after_request``
+    functions last registered first, so a 304 is decided on the plain body and never
+    compressed)."""
+    app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED_TYPES)
+    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
+    app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["br", "gzip"])
+    app.config.setdefault("COMPRESS_LEVEL", 6)
+    app.config.setdefault("COMPRESS_BR_LEVEL", 4)
+    app.config.setdefault("COMPRESS_MIN_SIZE", 500)
+    app.config.setdefault("PAGE_CACHE", True)
+    compress.init_app(app)
+    app.url_defaults(_fingerprint_static_urls)
+    app.after_request(_static_caching)
+    app.after_request(_public_page_caching)
