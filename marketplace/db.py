@@ -92,7 +92,8 @@ def configure_sqlite(engine: sa.engine.Engine) -> None:
 
     The ``sqlite3`` driver opens transactions lazily and mishandles SAVEPOINT; the ledger relies
     on savepoints to undo a refused posting, so SQLAlchemy's recipe takes transaction control
-    away from the driver. Foreign keys are also off by default in SQLite; turn them on.
+    away from the driver. Foreign keys are also off by default in SQLite; turn them on. And use
+    the write-ahead log, so pages keep being served while an order commits.
     """
     if engine.dialect.name != "sqlite":
         return
@@ -103,6 +104,9 @@ def configure_sqlite(engine: sa.engine.Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
+        # Readers and one writer at a time proceed together (the default rollback journal makes
+        # a committing writer wait for every reader). Persistent; in-memory databases ignore it.
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")

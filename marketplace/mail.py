@@ -26,8 +26,12 @@ class Mail:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+#: How many unsent messages a process keeps (the newest): enough to read, never a memory leak.
+OUTBOX_SIZE = 100
+
+
 def outbox() -> list[Mail]:
-    """Messages sent by this process when no SMTP server is configured."""
+    """The latest messages sent by this process when no SMTP server is configured."""
     box: list[Mail] = current_app.extensions.setdefault("outbox", [])
     return box
 
@@ -36,7 +40,9 @@ def send(mail: Mail) -> None:
     """Deliver ``mail`` by SMTP, or log it when no server is configured."""
     config = current_app.config
     if not config.get("MAIL_SERVER"):
-        outbox().append(mail)
+        box = outbox()
+        box.append(mail)
+        del box[:-OUTBOX_SIZE]
         current_app.logger.info(
             "Mail to %s: %s\n%s", mail.to, mail.subject, mail.text
         )

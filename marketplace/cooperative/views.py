@@ -15,7 +15,9 @@ from sqlalchemy.orm import selectinload
 
 from marketplace.accounts.access import role_required, signed_in_user
 from marketplace.accounts.models import Role
+from marketplace.caching import cached
 from marketplace.catalog.models import Jeweller, Piece, PieceGold
+from marketplace.core.custody import ChainCheck
 from marketplace.extensions import db
 from marketplace.i18n import language
 from marketplace.ledger.models import AccountKind, LedgerAccount
@@ -35,6 +37,16 @@ def _my_cooperative() -> Cooperative:
     if coop is None:
         abort(403)
     return coop
+
+
+def _chain_checks(cooperative_id: int) -> dict[int, ChainCheck]:
+    """Verify the custody chain of each of the cooperative's lots, loading their events once."""
+    lots = db.session.scalars(
+        sa.select(GoldLot)
+        .where(GoldLot.cooperative_id == cooperative_id)
+        .options(selectinload(GoldLot.custody_events))
+    ).all()
+    return {lot.id: verify_lot_chain(lot) for lot in lots}
 
 
 @bp.get("/")
@@ -72,10 +84,11 @@ def index() -> str:
         sa.select(GoldLot)
         .where(GoldLot.cooperative_id == coop.id)
         .order_by(GoldLot.extraction_start.desc(), GoldLot.code)
-        .options(selectinload(GoldLot.custody_events))
     ).all()
     figures = lot_gold([lot.id for lot in lots])
-    checks = {lot.id: verify_lot_chain(lot) for lot in lots}
+    # Every chain is recomputed from its rows, once per change of the public figures (any new
+    # custody event changes them) or every CACHE_DEFAULT_TIMEOUT, not on every view.
+    checks = cached(f"cooperative-chains:{coop.id}", lambda: _chain_checks(coop.id))
     held = db.session.execute(
         sa.select(Jeweller.id, Jeweller.business_name, Jeweller.slug,
                   sa.func.sum(LedgerAccount.balance))

@@ -219,3 +219,14 @@ def test_session_cookie_is_http_only_and_same_site_lax(client):
     response = login(client, "buyer@demo.test")
     cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_without_smtp_a_process_keeps_only_the_latest_mails(app):
+    from marketplace.mail import OUTBOX_SIZE, Mail, send
+
+    outbox().clear()
+    for n in range(OUTBOX_SIZE + 5):
+        send(Mail(to="a@example.org", subject=f"mail {n}", text="hello"))
+    assert len(outbox()) == OUTBOX_SIZE
+    assert outbox()[-1].subject == f"mail {OUTBOX_SIZE + 4}"
+    assert outbox()[0].subject == "mail 5"
