@@ -5,7 +5,6 @@ sentences, refusals reach the reader in Spanish, and a statement follows its rea
 from __future__ import annotations
 
 import csv
-import html
 import io
 import re
 from datetime import timedelta
@@ -13,7 +12,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from babel.messages.pofile import read_po
 
 from marketplace.accounts.models import User
 from marketplace.catalog.models import Jeweller
@@ -28,6 +26,7 @@ from marketplace.provenance.models import Cooperative
 from marketplace.provenance.services import transfer_to_jeweller
 from marketplace.statements.services import csv_totals
 from tests import factories
+from tests.languages import catalog, english_left, english_of, readable
 
 PO = TRANSLATIONS / "es" / "LC_MESSAGES" / "messages.po"
 
@@ -46,43 +45,20 @@ AREA = (
     "marketplace/statements/pdf",
     "marketplace/provenance/services",
 )
-_PLACEHOLDER_OR_TAG = re.compile(r"%\([a-z_]+\)[sd]|%%|<[^>]+>")
-
-
 def _catalog():  # type: ignore[no-untyped-def]
-    with PO.open("rb") as handle:
-        return read_po(handle, locale="es")
+    return catalog()
 
 
 def _english_of_the_area() -> set[str]:
-    """Every run of English text longer than 15 characters of the area's translated messages
-    (the text between placeholders and tags, so sentences with figures are checked too)."""
-    runs: set[str] = set()
-    for message in _catalog():
-        if not message.id or not any(path.startswith(AREA) for path, _ in message.locations):
-            continue
-        english = message.id if isinstance(message.id, tuple) else (message.id,)
-        spanish = message.string if isinstance(message.string, tuple) else (message.string,)
-        for text in english:
-            for run in _PLACEHOLDER_OR_TAG.split(text):
-                run = " ".join(run.split())
-                if len(run) > 15 and not any(run in translated for translated in spanish):
-                    runs.add(run)
-    return runs
+    return set(english_of(AREA))
 
 
 def _readable(response) -> str:  # type: ignore[no-untyped-def]
-    """What a person reads or hears on the page: its text and the attributes read aloud."""
-    page = response.get_data(as_text=True)
-    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
-    spoken = re.findall(r'\b(?:alt|title|aria-label|placeholder)="([^"]*)"', page)
-    text = re.sub(r"<[^>]+>", " ", page)
-    return " ".join(html.unescape(" ".join([text, *spoken])).replace("\xa0", " ").split())
+    return readable(response.get_data(as_text=True))
 
 
 def _english_left(response) -> list[str]:  # type: ignore[no-untyped-def]
-    text = _readable(response)
-    return sorted(run for run in _english_of_the_area() if run in text)
+    return english_left(response.get_data(as_text=True), AREA)
 
 
 # --- data --------------------------------------------------------------------------------------

@@ -3,13 +3,11 @@ Spanish by default, and no English text of the workspace is left on them."""
 
 from __future__ import annotations
 
-import html
 import io
 import re
 
 import pytest
 import sqlalchemy as sa
-from babel.messages.pofile import read_po
 
 from marketplace.accounts.models import User
 from marketplace.catalog.models import Jeweller, Piece
@@ -22,6 +20,7 @@ from marketplace.orders.models import Order
 from marketplace.payments.gateways import SandboxGateway
 from marketplace.provenance.services import transfer_to_jeweller
 from tests import factories
+from tests.languages import catalog, english_left, english_of, readable
 
 PO = TRANSLATIONS / "es" / "LC_MESSAGES" / "messages.po"
 
@@ -37,45 +36,20 @@ AREA = (
     "marketplace/catalog/services",
     "marketplace/statements/views",
 )
-_PLACEHOLDER_OR_TAG = re.compile(r"%\([a-z_]+\)s|%%|<[^>]+>")
-
-
 def _catalog():  # type: ignore[no-untyped-def]
-    with PO.open("rb") as handle:
-        return read_po(handle, locale="es")
+    return catalog()
 
 
 def _english_of_the_area() -> set[str]:
-    """Every run of English text longer than 15 characters of the area's translated messages:
-    the text between placeholders and tags, so sentences with figures are checked as well."""
-    runs: set[str] = set()
-    for message in _catalog():
-        if not message.id or not any(path.startswith(AREA) for path, _ in message.locations):
-            continue
-        english = message.id if isinstance(message.id, tuple) else (message.id,)
-        spanish = message.string if isinstance(message.string, tuple) else (message.string,)
-        if set(english) & set(spanish):
-            continue  # the same in both languages (a code, a name)
-        for text in english:
-            for run in _PLACEHOLDER_OR_TAG.split(text):
-                run = " ".join(run.split())
-                if len(run) > 15:
-                    runs.add(run)
-    return runs
+    return set(english_of(AREA))
 
 
 def _readable(response) -> str:  # type: ignore[no-untyped-def]
-    """What a person reads or hears on the page: its text, and the attributes read aloud."""
-    page = response.get_data(as_text=True)
-    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
-    spoken = re.findall(r'\b(?:alt|title|aria-label|placeholder|data-label)="([^"]*)"', page)
-    text = re.sub(r"<[^>]+>", " ", page)
-    return " ".join(html.unescape(" ".join([text, *spoken])).replace("\xa0", " ").split())
+    return readable(response.get_data(as_text=True))
 
 
 def _english_left(response) -> list[str]:  # type: ignore[no-untyped-def]
-    text = _readable(response)
-    return sorted(run for run in _english_of_the_area() if run in text)
+    return english_left(response.get_data(as_text=True), AREA)
 
 
 def _user(email: str) -> User:

@@ -3,13 +3,11 @@ their mails speak Spanish when the visitor asks for it, and no English text of t
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
 
 import pytest
 import sqlalchemy as sa
-from babel.messages.pofile import read_po
 from flask import render_template
 from flask_babel import refresh
 
@@ -19,6 +17,7 @@ from marketplace.i18n import TRANSLATIONS
 from marketplace.mail import outbox
 from marketplace.orders.forms import country_choices
 from marketplace.provenance.models import Certificate, GoldLot
+from tests.languages import english_left, english_of, readable
 from tests.web.test_buying import ADDRESS
 
 PO = TRANSLATIONS / "es" / "LC_MESSAGES" / "messages.po"
@@ -53,45 +52,15 @@ AREA = (
     "marketplace/orders/pricing.py",
     "marketplace/payments/",
 )
-_PLACEHOLDER_OR_TAG = re.compile(r"%\([a-z_]+\)[sd]|%%|<[^>]+>")
-
-
-def _english_of_the_area() -> set[str]:
-    """Every run of English longer than 15 characters in the area's messages that their
-    Spanish does not share: the text between placeholders and tags, so sentences with figures
-    count too."""
-    with PO.open("rb") as handle:
-        catalog = read_po(handle, locale="es")
-    runs: set[str] = set()
-    for message in catalog:
-        if not message.id or not any(path.startswith(AREA) for path, _ in message.locations):
-            continue
-        english = message.id if isinstance(message.id, tuple) else (message.id,)
-        spanish = message.string if isinstance(message.string, tuple) else (message.string,)
-        if set(english) & set(spanish):
-            continue  # written the same in both languages
-        for text in english:
-            for run in _PLACEHOLDER_OR_TAG.split(text):
-                run = " ".join(run.split())
-                if len(run) > 15 and not any(run in other for other in spanish):
-                    runs.add(run)  # (a card number or a command is the same in Spanish)
-    return runs
-
-
-ENGLISH = _english_of_the_area()
+ENGLISH = english_of(AREA)
 
 
 def _readable(page: str) -> str:
-    """What a person reads or hears on a page: its text and the attributes read aloud."""
-    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
-    spoken = re.findall(r'\b(?:alt|title|aria-label|placeholder|data-say-[a-z-]+)="([^"]*)"', page)
-    text = re.sub(r"<[^>]+>", " ", page)
-    return " ".join(html.unescape(" ".join([text, *spoken])).replace("\xa0", " ").split())
+    return readable(page)
 
 
 def _english_left(page: str) -> list[str]:
-    text = _readable(page)
-    return sorted(run for run in ENGLISH if run in text)
+    return english_left(page, AREA)
 
 
 def _spanish(response, phrase: str) -> str:  # type: ignore[no-untyped-def]
