@@ -27,7 +27,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import upgrade
 from playwright.sync_api import (
@@ -43,8 +42,8 @@ from playwright.sync_api import (
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from marketplace import create_app
-from marketplace.config import normalise_database_url
 from marketplace.extensions import db
+from tests.schemas import fresh_schema, postgres_url
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -97,16 +96,9 @@ class _QuietHandler(WSGIRequestHandler):
 
 def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A database the shop may commit to: a schema of its own on PostgreSQL, else SQLite."""
-    url = os.environ.get("TEST_DATABASE_URL", "")
-    if url.startswith(("postgres://", "postgresql")):
-        base = normalise_database_url(url)
-        engine = sa.create_engine(base)
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            conn.execute(sa.text(f"CREATE SCHEMA {SCHEMA}"))
-        engine.dispose()
-        sep = "&" if "?" in base else "?"
-        return f"{base}{sep}options=-csearch_path%3D{SCHEMA}"
+    url = postgres_url()
+    if url:
+        return fresh_schema(url, SCHEMA)
     return f"sqlite:///{Path(tmp_path_factory.mktemp('e2e-db')) / 'shop.db'}"
 
 

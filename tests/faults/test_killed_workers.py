@@ -32,7 +32,6 @@ from flask_migrate import upgrade
 
 from marketplace import create_app
 from marketplace.catalog.models import Piece
-from marketplace.config import normalise_database_url
 from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.ledger.models import AccountKind, LedgerAccount, LedgerTransaction
@@ -40,6 +39,7 @@ from marketplace.orders.models import Order, OrderLine
 from marketplace.orders.services import ORDER_LIFETIME
 from marketplace.payments.models import Payment
 from tests.faults.checkout_worker import Plan, shop
+from tests.schemas import fresh_schema, postgres_url
 
 SCHEMA = "faults"
 PIECES = 6
@@ -49,22 +49,15 @@ DEADLINE_SECONDS = 120  # a guard against a hang, far above the usual run time
 @pytest.fixture(scope="module")
 def shop_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     """The demo shop on its own PostgreSQL schema, migrated from empty and seeded."""
-    url = os.environ.get("TEST_DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql")):
+    url = postgres_url()
+    if not url:
         pytest.skip(
             "killing workers mid-checkout needs PostgreSQL: set TEST_DATABASE_URL=postgresql://..."
         )
-    base = normalise_database_url(url)
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        conn.execute(sa.text(f"CREATE SCHEMA {SCHEMA}"))
-    engine.dispose()
-    sep = "&" if "?" in base else "?"
     app = create_app(
         {
             "TESTING": True,
-            "DATABASE_URL": f"{base}{sep}options=-csearch_path%3D{SCHEMA}",
+            "DATABASE_URL": fresh_schema(url, SCHEMA),
             "SECRET_KEY": "faults",
             "SIGNING_KEY_DIR": str(Path(tmp_path_factory.mktemp("faults-keys"))),
         }
