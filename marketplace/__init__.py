@@ -49,13 +49,14 @@ def register_extensions(app: Flask) -> None:
     from marketplace import caching, http_caching, i18n, models  # noqa: F401  (models: tables)
     from marketplace.accounts.models import User
     from marketplace.db import configure_sqlite
-    from marketplace.extensions import csrf, db, limiter, login_manager, migrate
+    from marketplace.extensions import csrf, db, limiter, login_manager
+    from marketplace.migrating import init_migrations
     from marketplace.security import init_security
 
     db.init_app(app)
     with app.app_context():
         configure_sqlite(db.engine)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    init_migrations(app, ROOT / "migrations")
     caching.init_app(app)
     http_caching.init_app(app)
     csrf.init_app(app)

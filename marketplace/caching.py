@@ -10,12 +10,23 @@ random token in the ``cache_version`` table:
   jewellers, ledger transactions and entries, premium lines or payouts.
 - ``public_pages``: whole public pages as an anonymous visitor sees them
   (``marketplace.http_caching``). Replaced by any write at all, except to accounts, password
-  resets, the audit trail and webhook receipts, which no public page shows.
+  resets, the audit trail and webhook receipts, which no public page shows, and except a
+  *sale*'s writes (below).
+- ``listing_pages``: the public pages that list pieces or add up sales (home, catalog, search,
+  jewellers, lots, cooperatives, transparency). Replaced by every sale too.
+- ``piece:<hash of its slug>``, one per piece: that piece's page. Replaced by the sales of that
+  piece (its stock, its own custody events). A piece's page is kept under ``public_pages`` and
+  its own version, so selling one piece leaves the other 99,999 pages kept.
 
-A session hook notes such changes when they are flushed (ORM objects) or executed (``UPDATE``,
-``INSERT`` and ``DELETE`` statements run through the session, such as the stock updates of an
-order) and writes the new tokens just before the commit. So a reader, which reads the token
-first (one primary-key read), never gets anything older than the last commit it can see, in
+A *sale* is placing, paying or expiring an order: the order services declare it with
+``sale_of(pieces)``. Its writes to the tables a sale writes (``SALE_TABLES``) replace
+``listing_pages`` and the versions of the pieces sold, not ``public_pages``; a write to any other
+table in the same transaction still replaces ``public_pages``.
+
+A session hook notes which tables are written when they are flushed (ORM objects) or executed
+(``UPDATE``, ``INSERT`` and ``DELETE`` statements run through the session, such as the stock
+updates of an order) and writes the new tokens just before the commit. So a reader, which reads
+the tokens first (one query), never gets anything older than the last commit it can see, in
 any process, whatever the cache backend. ``CACHE_DEFAULT_TIMEOUT`` (five minutes) bounds what a
 write made outside the app (SQL by hand, a bulk load) can leave stale; ``flask cache bump``
 ends it at once.
@@ -26,6 +37,7 @@ its own writes.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable, Iterable
 from itertools import chain
@@ -35,6 +47,8 @@ import click
 import sqlalchemy as sa
 from flask import Flask
 from flask_caching import Cache
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, SessionTransaction, mapped_column
 
 from marketplace.db import Base
@@ -46,11 +60,53 @@ T = TypeVar("T")
 PUBLIC_FIGURES = "public_figures"
 #: The version of whole public pages.
 PUBLIC_PAGES = "public_pages"
-VERSIONS = (PUBLIC_FIGURES, PUBLIC_PAGES)
+#: The version of the public pages that list pieces or add up sales.
+LISTING_PAGES = "listing_pages"
+VERSIONS = (PUBLIC_FIGURES, PUBLIC_PAGES, LISTING_PAGES)
 #: Tables no public page reads: writing them changes no version.
 PRIVATE_TABLES = frozenset({"user_account", "password_reset", "audit_record", "webhook_event"})
-#: The versions a session's uncommitted writes change.
-_CHANGED = "marketplace.caching.changed"
+#: Tables the public figures are computed from.
+FIGURE_TABLES = frozenset(
+    {
+        "gold_lot",
+        "custody_event",
+        "cooperative",
+        "jeweller",
+        "ledger_transaction",
+        "ledger_entry",
+        "ledger_account",
+        "premium_line",
+        "payout",
+        "premium_policy",
+        "fx_rate",
+        "shop_order",
+        "order_line",
+        "refund",
+    }
+)
+#: Tables a sale (placing, paying or expiring an order) writes.
+SALE_TABLES = frozenset(
+    {
+        "piece",
+        "shop_order",
+        "order_line",
+        "premium_line",
+        "shipment",
+        "order_event",
+        "payment",
+        "refund",
+        "ledger_transaction",
+        "ledger_entry",
+        "ledger_account",
+        "custody_event",
+        "certificate",
+        "signing_key",
+    }
+)
+#: The tables a session's uncommitted writes touched.
+_WRITTEN = "marketplace.caching.written"
+#: The slugs of the pieces whose sale the session's transaction records.
+_SOLD = "marketplace.caching.sold"
 
 cache = Cache()
 
@@ -64,65 +120,66 @@ class CacheVersion(Base):
     token: Mapped[str] = mapped_column(sa.String(32))
 
 
-def _watched() -> tuple[type, ...]:
-    """The models whose rows the public figures are computed from."""
-    from marketplace.catalog.models import Jeweller
-    from marketplace.ledger.models import LedgerEntry, LedgerTransaction
-    from marketplace.orders.models import PremiumLine
-    from marketplace.payouts.models import Payout
-    from marketplace.provenance.models import Cooperative, CustodyEvent, GoldLot
-
-    return (
-        GoldLot,
-        CustodyEvent,
-        Cooperative,
-        Jeweller,
-        LedgerTransaction,
-        LedgerEntry,
-        PremiumLine,
-        Payout,
-    )
+def _written(session: Session) -> set[str]:
+    written: set[str] = session.info.setdefault(_WRITTEN, set())
+    return written
 
 
-def _changed(session: Session) -> set[str]:
-    changed: set[str] = session.info.setdefault(_CHANGED, set())
-    return changed
+def piece_version(slug: str) -> str:
+    """The name of one piece page's version."""
+    return "piece:" + hashlib.sha256(slug.encode()).hexdigest()[:24]
+
+
+def sale_of(slugs: Iterable[str]) -> None:
+    """Declare that the current transaction records a sale of these pieces (placing, paying or
+    expiring an order): its writes to ``SALE_TABLES`` replace the listing pages and these pieces'
+    pages, and leave every other piece's page kept."""
+    sold: set[str] = db.session.info.setdefault(_SOLD, set())
+    sold.update(slugs)
 
 
 def _note_changes(session: Session, _context: Any, _instances: Any) -> None:
-    """Before a flush: remember which versions its writes change."""
-    changed = _changed(session)
-    if len(changed) == len(VERSIONS):
-        return
-    watched = _watched()
+    """Before a flush: remember which tables its writes touch."""
+    written = _written(session)
     for obj in chain(session.new, session.dirty, session.deleted):
-        if getattr(obj, "__tablename__", None) in PRIVATE_TABLES:
-            continue
-        changed.add(PUBLIC_PAGES)
-        if isinstance(obj, watched):
-            changed.add(PUBLIC_FIGURES)
-            return
+        table = getattr(obj, "__tablename__", None)
+        if table is not None and table not in PRIVATE_TABLES:
+            written.add(table)
 
 
 def _note_statements(state: ORMExecuteState) -> None:
-    """An ``UPDATE``, ``INSERT`` or ``DELETE`` run through the session changes both versions
-    (unless it writes a private table)."""
+    """An ``UPDATE``, ``INSERT`` or ``DELETE`` run through the session: remember its table."""
     if not (state.is_update or state.is_insert or state.is_delete):
         return
-    table = getattr(state.statement, "table", None)
-    if getattr(table, "name", None) in PRIVATE_TABLES:
-        return
-    _changed(state.session).update(VERSIONS)
+    name = getattr(getattr(state.statement, "table", None), "name", None)
+    if name not in PRIVATE_TABLES:
+        _written(state.session).add(name or "?")
+
+
+def changed_versions(written: set[str], sold: set[str]) -> set[str]:
+    """The versions that writes to the ``written`` tables change, in a transaction that records
+    the sale of the pieces ``sold`` (slugs; empty if it records none)."""
+    if not written:
+        return set()
+    changed = {LISTING_PAGES}
+    if written & FIGURE_TABLES:
+        changed.add(PUBLIC_FIGURES)
+    if not sold or written - SALE_TABLES:
+        changed.add(PUBLIC_PAGES)
+    changed.update(piece_version(slug) for slug in sold)
+    return changed
 
 
 def _bump_before_commit(session: Session) -> None:
-    """Replace the version token in the transaction being committed, last of all its writes
-    (so the row lock is held only for the commit and never taken before another lock).
+    """Replace the version tokens in the transaction being committed, last of all its writes
+    (so the rows are locked only for the commit, always in the same order).
     A savepoint's release is no commit: the flag waits for the real one."""
     if session.in_nested_transaction():
         return
     session.flush()
-    changed = session.info.pop(_CHANGED, None)
+    written = session.info.pop(_WRITTEN, None) or set()
+    sold = session.info.pop(_SOLD, None) or set()
+    changed = changed_versions(written, sold)
     if changed:
         bump(session.connection(), sorted(changed))
 
@@ -131,27 +188,41 @@ def _forget_changes(session: Session, transaction: SessionTransaction) -> None:
     """A transaction rolled back as a whole changed nothing (a savepoint's rollback may leave
     earlier changes of the transaction, so it keeps the flag)."""
     if transaction.parent is None:
-        session.info.pop(_CHANGED, None)
+        session.info.pop(_WRITTEN, None)
+        session.info.pop(_SOLD, None)
 
 
 def bump(connection: sa.Connection, names: Iterable[str] = VERSIONS) -> None:
-    """Give ``names`` a new version token (inside the caller's transaction)."""
+    """Give ``names`` a new version token (inside the caller's transaction); a version seen
+    for the first time gets its row (an upsert: two first sales of a piece cannot collide)."""
+    upsert = (
+        postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    )
     for name in names:
-        token = secrets.token_hex(16)
-        result = connection.execute(
-            sa.update(CacheVersion).where(CacheVersion.name == name).values(token=token)
+        statement = upsert(CacheVersion).values(name=name, token=secrets.token_hex(16))
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[CacheVersion.name], set_={"token": statement.excluded.token}
+            )
         )
-        if result.rowcount == 0:
-            connection.execute(sa.insert(CacheVersion).values(name=name, token=token))
+
+
+def tokens(*names: str) -> str | None:
+    """The current tokens of ``names``, joined (one query): None if the first is missing, or if
+    this session has written something not yet committed (then nothing is read from or written
+    to the cache). A later name without a row yet (a piece never sold) counts as "-"."""
+    rows = db.session.execute(
+        sa.select(CacheVersion.name, CacheVersion.token).where(CacheVersion.name.in_(names))
+    )
+    found = {name: token for name, token in rows}
+    if db.session.info.get(_WRITTEN) or names[0] not in found:
+        return None
+    return ".".join(found.get(name, "-") for name in names)
 
 
 def version(name: str = PUBLIC_FIGURES) -> str | None:
-    """The current version token; None if the row is missing, or if this session has written
-    something not yet committed (then nothing is read from or written to the cache)."""
-    token = db.session.scalar(sa.select(CacheVersion.token).where(CacheVersion.name == name))
-    if db.session.info.get(_CHANGED):
-        return None
-    return token
+    """The current version token of one name (see ``tokens``)."""
+    return tokens(name)
 
 
 def cached(key: str, compute: Callable[[], T], *, name: str = PUBLIC_FIGURES) -> T:
@@ -176,7 +247,7 @@ def _configure(app: Flask) -> None:
         )
     app.config.setdefault("CACHE_DEFAULT_TIMEOUT", 300)
     app.config.setdefault("CACHE_KEY_PREFIX", "marketplace:")
-    app.config.setdefault("CACHE_THRESHOLD", 2000)
+    app.config.setdefault("CACHE_THRESHOLD", 5000)
 
 
 @click.group("cache", help="The cache of public figures.")

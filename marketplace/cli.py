@@ -6,7 +6,6 @@ import click
 import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup
-from flask_migrate import upgrade
 
 from marketplace.accounts.models import Role
 from marketplace.accounts.services import create_user
@@ -23,6 +22,8 @@ def register(app: Flask) -> None:
     @click.option("--no-photos", is_flag=True, help="Skip drawing the demo photos (faster).")
     def demo(no_photos: bool) -> None:
         """Bring the database to the latest migration and seed the demo shop (idempotent)."""
+        from flask_migrate import upgrade
+
         from marketplace.demo import DEMO_PASSWORD, ensure_demo_logins, seed
 
         click.echo("Migrating the database to the latest version ...")

@@ -57,6 +57,7 @@ ENV_SETTINGS: dict[str, Callable[[str], Any]] = {
     "CACHE_TYPE": str,
     "CACHE_REDIS_URL": str,
     "CACHE_DEFAULT_TIMEOUT": int,
+    "CACHE_THRESHOLD": int,
     #: "false" renders every public page afresh (no whole pages kept for anonymous visitors).
     "PAGE_CACHE": _flag,
 }

@@ -13,11 +13,15 @@
   ``Cache-Control: public, max-age=31536000, immutable``: a new version is a new URL.
 - **Anonymous pages are kept whole** on the server (``PAGE_CACHE``, on by default): a public
   page asked for by a visitor who is not signed in and has an empty cart is stored under its
-  address, its language, the day and the ``public_pages`` version (``marketplace.caching``),
-  which any write to the shop's data replaces in the same transaction. The next such visitor
-  gets it without a query beyond reading that version; a form token in it (the piece page's
-  "add to cart") is replaced by the visitor's own. Signed-in visitors, carts and flashed
-  messages always get a page rendered afresh.
+  address, its language, the day and its versions (``marketplace.caching``): ``public_pages``
+  and, for a piece's page, that piece's own version, for every other page ``listing_pages``.
+  Writes replace them in the same transaction; a sale replaces only the pages it changes (the
+  listings and the pieces sold). The next such visitor gets the page reading only those
+  versions (one query); a form token in it (the piece page's "add to cart") is replaced by the
+  visitor's own. Signed-in visitors, carts and flashed messages always get a page rendered
+  afresh. Pages are kept compressed (zlib), a few KB each, at most ``CACHE_THRESHOLD`` of
+  them in each process (or in Redis, shared, with ``CACHE_REDIS_URL``); ``X-Page-Cache: hit``
+  or ``miss`` tells which.
 - **Compression** (Flask-Compress): brotli or gzip, as the browser accepts, for HTML, CSS,
   JavaScript, SVG and JSON. A compressed answer's strong ETag gets the coding appended
   (``"abc:br"``), so a validator always names the bytes it stands for; both forms are honoured
@@ -29,6 +33,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -39,7 +44,7 @@ from flask_compress import Compress
 from flask_wtf.csrf import generate_csrf
 from werkzeug.security import safe_join
 
-from marketplace.caching import PUBLIC_PAGES, cache, version
+from marketplace.caching import LISTING_PAGES, PUBLIC_PAGES, cache, piece_version, tokens
 from marketplace.db import utcnow
 
 #: Pages anyone can see; their bodies vary only with the visitor's cookies and language.
@@ -142,7 +147,11 @@ def _page_cache_key() -> str | None:
         or not _shareable_session()
     ):
         return None
-    token = version(PUBLIC_PAGES)
+    if request.endpoint == "catalog.piece":
+        slug = str((request.view_args or {}).get("slug", ""))
+        token = tokens(PUBLIC_PAGES, piece_version(slug))
+    else:
+        token = tokens(PUBLIC_PAGES, LISTING_PAGES)
     if token is None:
         return None
     today = utcnow().date().isoformat()
@@ -158,11 +167,14 @@ def page_cached(view: Callable[P, R]) -> Callable[P, R | Response]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
         key = _page_cache_key()
         if key is not None:
-            body = cache.get(key)
-            if isinstance(body, bytes):
+            kept = cache.get(key)
+            if isinstance(kept, bytes):
+                body = zlib.decompress(kept)
                 if FORM_TOKEN_PLACEHOLDER in body:
                     body = body.replace(FORM_TOKEN_PLACEHOLDER, generate_csrf().encode())
-                return Response(body, mimetype="text/html")
+                response = Response(body, mimetype="text/html")
+                response.headers["X-Page-Cache"] = "hit"
+                return response
             g.page_cache_key = key
         return view(*args, **kwargs)
 
@@ -184,7 +196,8 @@ def _keep_page(response: Response) -> None:
     form_token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
     if form_token:
         body = body.replace(str(form_token).encode(), FORM_TOKEN_PLACEHOLDER)
-    cache.set(key, body)
+    cache.set(key, zlib.compress(body, 1))
+    response.headers["X-Page-Cache"] = "miss"
 
 
 def _public_page_caching(response: Response) -> Response:

@@ -121,6 +121,21 @@ def open_account(ref: AccountRef) -> LedgerAccount:
     return account
 
 
+def open_accounts(refs: Iterable[AccountRef]) -> dict[str, LedgerAccount]:
+    """The accounts for ``refs`` by key: those that exist in one query, the rest opened."""
+    wanted = {ref.key: ref for ref in refs}
+    found = {
+        account.key: account
+        for account in db.session.scalars(
+            sa.select(LedgerAccount).where(LedgerAccount.key.in_(list(wanted)))
+        )
+    }
+    for key, ref in wanted.items():
+        if key not in found:
+            found[key] = open_account(ref)
+    return found
+
+
 def balance_of(ref: AccountRef) -> int:
     """The current balance of an account (0 if it was never opened)."""
     value = db.session.scalar(
@@ -170,10 +185,11 @@ def post_transaction(
     merged = sorted_for_locking(net_postings(rule_postings))
 
     with db.session.begin_nested():
-        accounts = {ref.key: open_account(ref) for ref, _ in pairs}
+        accounts = open_accounts(ref for ref, _ in pairs)
         txn = LedgerTransaction(kind=kind, memo=memo[:300], idempotency_key=idempotency_key)
         db.session.add(txn)
         db.session.flush()
+        entries = []
         for posting in merged:
             account = accounts[str(posting.account)]
             result = db.session.execute(
@@ -190,7 +206,7 @@ def post_transaction(
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise _refusal(account, labels[account.key], posting.amount)
-            db.session.add(
+            entries.append(
                 LedgerEntry(
                     transaction_id=txn.id,
                     account_id=account.id,
@@ -198,6 +214,7 @@ def post_transaction(
                     amount=posting.amount,
                 )
             )
+        db.session.add_all(entries)  # one batched INSERT, after the balances moved
         db.session.flush()
     for account in accounts.values():
         db.session.expire(account, ["balance"])

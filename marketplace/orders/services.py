@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
+from marketplace.caching import sale_of
 from marketplace.catalog.models import Piece, PieceGold, PieceStatus
 from marketplace.core.errors import DomainError, InvalidQuantity
 from marketplace.core.states import (
@@ -192,6 +193,7 @@ def place_order(
     rates = priced.rates
     assert rates is not None  # nosec B101  # price() always prices with the rates in force
     now = now or utcnow()
+    sale_of(line.piece.slug for line in priced.lines)
     with db.session.begin_nested():
         for line in priced.lines:  # pieces come sorted by id: a fixed locking order
             reserved = db.session.execute(
@@ -304,6 +306,7 @@ def _compare_and_set_status(order: Order, current: OrderStatus, target: OrderSta
 def _release(order: Order, memo: str, key: str) -> None:
     """Give the stock and gold of an unpaid order back to the shelf."""
     gold: list[tuple[AccountRef, int]] = []
+    sale_of(line.piece.slug for line in order.lines)
     for line in order.lines:
         db.session.execute(
             sa.update(Piece)
@@ -358,6 +361,7 @@ def mark_paid(order: Order, *, processor_fee: int, actor: str) -> bool:
     """
     if order.status != OrderStatus.PENDING_PAYMENT.value:
         return False
+    sale_of(line.piece.slug for line in order.lines)
     with db.session.begin_nested():
         if not _compare_and_set_status(order, OrderStatus.PENDING_PAYMENT, OrderStatus.PAID):
             return False

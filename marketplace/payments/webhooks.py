@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask import Blueprint, jsonify, request
@@ -22,15 +24,12 @@ from marketplace.core.states import OrderStatus
 from marketplace.extensions import csrf, db
 from marketplace.orders.models import Order
 from marketplace.orders.views import send_receipt
+from marketplace.payments.gateways import GatewayError
 from marketplace.payments.models import Payment, Refund, WebhookEvent
 from marketplace.payments.services import settle
-from marketplace.payments.stripe_gateway import (
-    GatewayError,
-    InvalidWebhook,
-    StripeEvent,
-    StripeGateway,
-    verify_webhook,
-)
+
+if TYPE_CHECKING:
+    from marketplace.payments.stripe_gateway import StripeEvent
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +37,14 @@ bp = Blueprint("stripe_webhooks", __name__)
 csrf.exempt(bp)  # Stripe cannot send our CSRF token; the signature authenticates it instead
 
 ACTOR = "stripe webhook"
+
+
+def _stripe() -> ModuleType:
+    """The Stripe gateway module, imported on first use: the SDK is large, and a process that
+    never sees a webhook (or uses the sandbox) need not hold it."""
+    from marketplace.payments import stripe_gateway
+
+    return stripe_gateway
 
 
 def _answer(outcome: str, status: int = 200) -> ResponseReturnValue:
@@ -64,7 +71,7 @@ def apply_intent_state(payment: Payment, actor: str) -> tuple[str, Order | None]
     order = payment.order
     if payment.status == "succeeded":
         return "already paid", None
-    state = StripeGateway().intent_state(payment)
+    state = _stripe().StripeGateway().intent_state(payment)
     result = state.result
     if result.succeeded:
         was_pending = order.status == OrderStatus.PENDING_PAYMENT.value
@@ -108,7 +115,7 @@ def _charge_refunded(event: StripeEvent) -> Outcome:
     payment = _payment_of_intent(event.object.get("payment_intent"))
     if payment is None:
         return "not our payment", None
-    gateway = StripeGateway()
+    gateway = _stripe().StripeGateway()
     changed = 0
     for refund in payment.refunds:
         if not refund.provider_ref:
@@ -128,7 +135,7 @@ def _refund_updated(event: StripeEvent) -> Outcome:
     refund = db.session.scalar(sa.select(Refund).where(Refund.provider_ref == refund_id))
     if refund is None:
         return "not our refund", None
-    refund.status = StripeGateway().refund_status(refund_id)
+    refund.status = _stripe().StripeGateway().refund_status(refund_id)
     return f"refund {refund.status}", None
 
 
@@ -147,8 +154,8 @@ def stripe_webhook() -> ResponseReturnValue:
     """Verify, de-duplicate and apply one Stripe event; one commit."""
     payload = request.get_data()  # the raw bytes: the signature is over them, not over JSON
     try:
-        event = verify_webhook(payload, request.headers.get("Stripe-Signature"))
-    except InvalidWebhook as error:
+        event = _stripe().verify_webhook(payload, request.headers.get("Stripe-Signature"))
+    except _stripe().InvalidWebhook as error:
         log.warning("refused a Stripe webhook: %s", error)
         return _answer("invalid signature", 400)
     handler = HANDLERS.get(event.type)

@@ -23,7 +23,6 @@ from marketplace.extensions import db
 from marketplace.i18n import language
 from marketplace.ledger.reports import COOPERATIVE, JEWELLER, Side
 from marketplace.statements import services
-from marketplace.statements.pdf import statement_pdf
 from marketplace.statements.svg import bar_chart
 
 bp = Blueprint("statements", __name__)
@@ -54,6 +53,8 @@ def _download(
         body: bytes = ("\ufeff" + services.statement_csv(statement)).encode("utf-8")
         mimetype = "text/csv; charset=utf-8"
     else:
+        from marketplace.statements.pdf import statement_pdf  # fpdf is large: load it on use
+
         body = statement_pdf(statement)
         mimetype = "application/pdf"
     response = Response(body, mimetype=mimetype)

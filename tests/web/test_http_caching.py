@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import pickle
 import re
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,11 +17,20 @@ import sqlalchemy as sa
 from flask import g
 
 from marketplace import ROOT
-from marketplace.caching import cache
-from marketplace.catalog.models import Piece
+from marketplace.caching import (
+    LISTING_PAGES,
+    PUBLIC_FIGURES,
+    PUBLIC_PAGES as EVERY_PAGE,
+    CacheVersion,
+    cache,
+    changed_versions,
+    piece_version,
+)
+from marketplace.catalog.models import Jeweller, Piece
 from marketplace.extensions import db
 from marketplace.ledger.models import AccountKind
 from marketplace.orders import aftersale
+from marketplace.orders.services import expire_order
 from marketplace.payments.gateways import SandboxGateway
 from marketplace.provenance.models import GoldLot
 from marketplace.provenance.services import LotRegistration, register_lot
@@ -320,3 +330,98 @@ def test_each_language_is_kept_apart(app):
     spanish = visitor.get("/lots", headers={"Accept-Language": "es"}).data
     assert b'<html lang="es">' in spanish and b'<html lang="en">' in english
     assert visitor.get("/lots", headers={"Accept-Language": "en"}).data == english
+
+
+# --- a sale replaces only the pages it changes ----------------------------------------------------
+
+
+def test_a_sale_changes_the_listings_and_the_pieces_sold_and_nothing_else():
+    sold = {"shop_order", "order_line", "piece", "ledger_entry", "custody_event"}
+    assert changed_versions(sold, {"gold-ring"}) == {
+        LISTING_PAGES,
+        PUBLIC_FIGURES,
+        piece_version("gold-ring"),
+    }
+    # Any other table written in the same transaction replaces every page.
+    assert EVERY_PAGE in changed_versions(sold | {"jeweller"}, {"gold-ring"})
+    # Without a sale declared, the same writes replace every page.
+    assert EVERY_PAGE in changed_versions(sold, set())
+    assert changed_versions({"piece"}, set()) == {EVERY_PAGE, LISTING_PAGES}
+    assert changed_versions(set(), {"gold-ring"}) == set()
+
+
+def test_selling_a_piece_keeps_every_other_piece_page(app, count_queries):
+    cache.clear()
+    jeweller = factories.jeweller()
+    bought = factories.piece(jeweller, title="Bought ring", stock=3)
+    other = factories.piece(jeweller, title="Untouched ring", stock=3)
+    db.session.commit()
+    visitor = app.test_client(use_cookies=False)
+    for url in (f"/products/{bought.slug}", f"/products/{other.slug}", "/products"):
+        _queries_for(visitor, count_queries, url)
+    factories.paid_order({bought: 2})
+    db.session.commit()
+    kept, html = _queries_for(visitor, count_queries, f"/products/{other.slug}")
+    assert kept == 1 and b"Untouched ring" in html
+    rendered, html = _queries_for(visitor, count_queries, f"/products/{bought.slug}")
+    assert rendered > 1 and b'max="1"' in html  # one left of three
+    rendered, _ = _queries_for(visitor, count_queries, "/products")
+    assert rendered > 1
+
+
+def test_an_order_that_expires_puts_its_piece_page_back_on_sale(app, count_queries):
+    cache.clear()
+    piece = factories.piece(factories.jeweller(), title="Last ring", stock=1)
+    db.session.commit()
+    visitor = app.test_client(use_cookies=False)
+    placed = factories.order({piece: 1})
+    db.session.commit()
+    assert "Sold out" in visitor.get(f"/products/{piece.slug}").get_data(as_text=True)
+    assert expire_order(placed, now=placed.expires_at + timedelta(seconds=1))
+    db.session.commit()
+    rendered, html = _queries_for(visitor, count_queries, f"/products/{piece.slug}")
+    assert rendered > 1 and b"Sold out" not in html
+
+
+def test_editing_a_workshop_outside_a_sale_replaces_every_kept_page(app, count_queries):
+    cache.clear()
+    jeweller = factories.jeweller()
+    edited = factories.piece(jeweller, title="Edited ring", stock=2)
+    other = factories.piece(jeweller, title="Neighbour ring", stock=2)
+    db.session.commit()
+    jeweller_id, edited_slug, other_slug = jeweller.id, edited.slug, other.slug
+    visitor = app.test_client(use_cookies=False)
+    _queries_for(visitor, count_queries, f"/products/{other_slug}")
+    db.session.get(Jeweller, jeweller_id).business_name = "Renamed workshop"
+    db.session.commit()
+    rendered, html = _queries_for(visitor, count_queries, f"/products/{other_slug}")
+    assert rendered > 1 and b"Renamed workshop" in html
+    assert edited_slug != other_slug
+
+
+def test_the_first_sale_of_a_piece_creates_its_version_and_later_ones_replace_it(app):
+    piece = factories.piece(factories.jeweller(), stock=5)
+    db.session.commit()
+    name = piece_version(piece.slug)
+    assert db.session.get(CacheVersion, name) is None
+    factories.paid_order({piece: 1})
+    db.session.commit()
+    first = db.session.scalar(sa.select(CacheVersion.token).where(CacheVersion.name == name))
+    factories.paid_order({piece: 1})
+    db.session.commit()
+    second = db.session.scalar(sa.select(CacheVersion.token).where(CacheVersion.name == name))
+    assert first and second and first != second
+
+
+def test_kept_pages_are_compressed_and_say_whether_they_came_from_the_cache(app):
+    cache.clear()
+    visitor = app.test_client(use_cookies=False)
+    url = _piece_url()
+    first = visitor.get(url)
+    second = visitor.get(url)
+    assert first.headers["X-Page-Cache"] == "miss" and second.headers["X-Page-Cache"] == "hit"
+    token = re.compile(rb'name="csrf_token" value="[^"]+"')
+    assert token.sub(b"", second.data) == token.sub(b"", first.data)
+    kept = [v for k, v in cache.cache._cache.items() if url in k]  # SimpleCache's own store
+    assert len(kept) == 1
+    assert len(pickle.loads(kept[0][1])) < len(first.data) / 3
