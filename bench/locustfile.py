@@ -17,6 +17,8 @@ import os
 import random
 import re
 import time
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from locust import FastHttpUser, HttpUser, constant, events, task
@@ -34,6 +36,18 @@ CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 PIECE_ID = re.compile(r'name="piece_id" value="(\d+)"')
 PAID_PAGE = re.compile(r"/orders/OP-[A-Z0-9]+(\?|$)")
 CARD = {"card_number": "4242 4242 4242 4242", "expiry": "12/49", "cvc": "123"}
+
+
+#: How the shop's page cache answered (its ``X-Page-Cache`` header: hit, miss or none), written
+#: at the end of the run to the JSON file ``BENCH_CACHE_TALLY`` names.
+TALLY: Counter[str] = Counter()
+
+
+@events.quitting.add_listener
+def _write_tally(**_: Any) -> None:
+    path = os.environ.get("BENCH_CACHE_TALLY")
+    if path:
+        Path(path).write_text(json.dumps(dict(TALLY)), encoding="utf-8")
 
 
 def csrf(html: str) -> str:
@@ -77,8 +91,10 @@ class Page(FastHttpUser):
         super().__init__(environment)
 
     def get(self, path: str, name: str) -> Any:
-        """GET ``path``, counted under ``name``."""
-        return self.client.get(path, name=label(self, name))
+        """GET ``path``, counted under ``name`` (and how the page cache answered)."""
+        response = self.client.get(path, name=label(self, name))
+        TALLY[(response.headers or {}).get("X-Page-Cache") or "none"] += 1
+        return response
 
 
 class FloorUser(Page):
