@@ -6,8 +6,9 @@ Values live in Flask-Caching: a ``SimpleCache`` in each process by default, Redi
 random token in the ``cache_version`` table:
 
 - ``public_figures``: the lot registry's gold figures, the transparency page and API, the home
-  page's totals (``cached``). Replaced by any change to lots, custody events, cooperatives,
-  jewellers, ledger transactions and entries, premium lines or payouts.
+  page's totals, the cooperative dashboard's chain checks (``cached``). Replaced by any change
+  to the tables they are computed from (``FIGURE_TABLES``: lots, custody events, cooperatives,
+  jewellers, the ledger, orders, premium lines and rates, payouts).
 - ``public_pages``: whole public pages as an anonymous visitor sees them
   (``marketplace.http_caching``). Replaced by any write at all, except to accounts, password
   resets, the audit trail and webhook receipts, which no public page shows, and except a

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from flask import has_request_context, request
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 
@@ -87,13 +88,24 @@ class ExactDecimal(sa.TypeDecorator[Decimal]):
         return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
 
 
+def _request_writes() -> bool:
+    """Whether this is a request that changes something (a form posted, an API write).
+
+    On SQLite its transactions begin with ``BEGIN IMMEDIATE``: they take the write lock first,
+    waiting for it up to ``busy_timeout``. A transaction that began reading and then writes
+    cannot wait: if another writer committed meanwhile, SQLite refuses it at once ("database is
+    locked"), which under concurrent checkouts refused most orders."""
+    return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+
+
 def configure_sqlite(engine: sa.engine.Engine) -> None:
     """Make SQLite behave like the database the code expects.
 
     The ``sqlite3`` driver opens transactions lazily and mishandles SAVEPOINT; the ledger relies
     on savepoints to undo a refused posting, so SQLAlchemy's recipe takes transaction control
     away from the driver. Foreign keys are also off by default in SQLite; turn them on. And use
-    the write-ahead log, so pages keep being served while an order commits.
+    the write-ahead log, so pages keep being served while an order commits, and take the write
+    lock at the start of a request that writes (``_request_writes``).
     """
     if engine.dialect.name != "sqlite":
         return
@@ -111,4 +123,4 @@ def configure_sqlite(engine: sa.engine.Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.engine.Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _request_writes() else "BEGIN")

@@ -19,9 +19,11 @@
   listings and the pieces sold). The next such visitor gets the page reading only those
   versions (one query); a form token in it (the piece page's "add to cart") is replaced by the
   visitor's own. Signed-in visitors, carts and flashed messages always get a page rendered
-  afresh. Pages are kept compressed (zlib), a few KB each, at most ``CACHE_THRESHOLD`` of
-  them in each process (or in Redis, shared, with ``CACHE_REDIS_URL``); ``X-Page-Cache: hit``
-  or ``miss`` tells which.
+  afresh. Pages are kept gzipped (``marketplace.gzip_parts``: in parts around the form token,
+  which is filled in without compressing the page again), a few KB each, at most
+  ``CACHE_THRESHOLD`` of them in each process (or in Redis, shared, with ``CACHE_REDIS_URL``).
+  A visitor who accepts gzip gets the kept bytes as they are: a page is compressed and hashed
+  once per version, not once per request. ``X-Page-Cache: hit`` or ``miss`` tells which.
 - **Compression** (Flask-Compress): brotli or gzip, as the browser accepts, for HTML, CSS,
   JavaScript, SVG and JSON. A compressed answer's strong ETag gets the coding appended
   (``"abc:br"``), so a validator always names the bytes it stands for; both forms are honoured
@@ -33,7 +35,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -46,6 +47,7 @@ from werkzeug.security import safe_join
 
 from marketplace.caching import LISTING_PAGES, PUBLIC_PAGES, cache, piece_version, tokens
 from marketplace.db import utcnow
+from marketplace.gzip_parts import GzipParts, fill, pack, unpack
 
 #: Pages anyone can see; their bodies vary only with the visitor's cookies and language.
 PUBLIC_ENDPOINTS = frozenset(
@@ -168,22 +170,43 @@ def page_cached(view: Callable[P, R]) -> Callable[P, R | Response]:
         key = _page_cache_key()
         if key is not None:
             kept = cache.get(key)
-            if isinstance(kept, bytes):
-                body = zlib.decompress(kept)
-                if FORM_TOKEN_PLACEHOLDER in body:
-                    body = body.replace(FORM_TOKEN_PLACEHOLDER, generate_csrf().encode())
-                response = Response(body, mimetype="text/html")
-                response.headers["X-Page-Cache"] = "hit"
-                return response
+            if isinstance(kept, tuple) and len(kept) == 2 and isinstance(kept[1], GzipParts):
+                return _kept_response(*kept)
             g.page_cache_key = key
         return view(*args, **kwargs)
 
     return wrapper
 
 
-def _keep_page(response: Response) -> None:
+def _kept_response(etag: str, packed: GzipParts) -> Response:
+    """A kept page as this visitor gets it, with their own form token if it has a form: to a
+    visitor who accepts gzip, as it was gzipped when kept (nothing compressed again);
+    otherwise unpacked."""
+    token = generate_csrf().encode() if packed.hole else b""
+    if request.accept_encodings["gzip"] and len(token) == packed.hole:
+        response = Response(fill(packed, token), mimetype="text/html")
+        response.headers["Content-Encoding"] = "gzip"
+    else:
+        response = Response(unpack(packed, token), mimetype="text/html")
+    g.kept_page_etag = _etag_with(etag, token)
+    response.headers["X-Page-Cache"] = "hit"
+    return response
+
+
+def _etag_of(body: bytes) -> str:
+    """The strong ETag of a page's body."""
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
+def _etag_with(etag: str, token: bytes) -> str:
+    """The ETag of a kept page as one visitor gets it: the page's, or with a form token in it,
+    one that names that token too (each visitor's page has its own bytes)."""
+    return _etag_of(f"{etag}:".encode() + token) if token else etag
+
+
+def _keep_page(response: Response) -> str | None:
     """After the view: keep the page if nothing in it belongs to this visitor (a form token is
-    kept as a placeholder, filled in for each visitor)."""
+    kept as a hole, filled in for each visitor); the ETag it is kept under."""
     key = g.pop("page_cache_key", None)
     if (
         key is None
@@ -191,13 +214,17 @@ def _keep_page(response: Response) -> None:
         or "Set-Cookie" in response.headers  # a cookie other than the session's
         or not _shareable_session()
     ):
-        return
+        return None
     body = response.get_data()
-    form_token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+    form_token = str(g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")) or "")
     if form_token:
-        body = body.replace(str(form_token).encode(), FORM_TOKEN_PLACEHOLDER)
-    cache.set(key, zlib.compress(body, 1))
+        body = body.replace(form_token.encode(), FORM_TOKEN_PLACEHOLDER)
+    level = int(current_app.config.get("COMPRESS_LEVEL", 6))
+    packed = pack(body, FORM_TOKEN_PLACEHOLDER, len(form_token), level)
+    etag = _etag_of(body)
+    cache.set(key, (etag, packed))
     response.headers["X-Page-Cache"] = "miss"
+    return _etag_with(etag, form_token.encode() if packed.hole else b"")
 
 
 def _public_page_caching(response: Response) -> Response:
@@ -211,7 +238,7 @@ def _public_page_caching(response: Response) -> Response:
         or response.is_streamed
     ):
         return response
-    _keep_page(response)
+    kept_etag = g.pop("kept_page_etag", None) or _keep_page(response)
     personal = bool(request.cookies) or session.modified or "Set-Cookie" in response.headers
     response.cache_control.no_cache = True
     if personal:
@@ -219,15 +246,20 @@ def _public_page_caching(response: Response) -> Response:
     else:
         response.cache_control.public = True
     response.vary.update(("Cookie", "Accept-Language"))
-    etag = hashlib.sha256(response.get_data()).hexdigest()[:32]
+    etag = kept_etag or _etag_of(response.get_data())
     matched = _matching_etag(etag)
-    response.set_etag(matched or etag)
+    if response.headers.get("Content-Encoding") == "gzip":  # a kept page sent as kept
+        response.vary.add("Accept-Encoding")
+        response.set_etag(matched or f"{etag}:gzip")
+    else:
+        response.set_etag(matched or etag)
     if matched is not None:
         # Answer before compressing: the body is not sent, so there is nothing to compress.
         response.status_code = 304
         response.set_data(b"")
         response.headers.pop("Content-Length", None)
         response.headers.pop("Content-Type", None)
+        response.headers.pop("Content-Encoding", None)
     return response
 
 

@@ -57,7 +57,11 @@ def index() -> str:
     verifies."""
     coop = _my_cooperative()
     currency = current_app.config["PLATFORM_CURRENCY"]
-    dashboard = statements.cooperative_dashboard(coop.id, currency)
+    # Sums over the cooperative's share of the ledger: kept until the books change.
+    dashboard = cached(
+        f"cooperative-dashboard:{coop.id}:{currency}",
+        lambda: statements.cooperative_dashboard(coop.id, currency),
+    )
     points = dashboard.figures.chart
     chart = bar_chart(
         [(p.month, p.net) for p in points],
@@ -85,7 +89,7 @@ def index() -> str:
         .where(GoldLot.cooperative_id == coop.id)
         .order_by(GoldLot.extraction_start.desc(), GoldLot.code)
     ).all()
-    figures = lot_gold([lot.id for lot in lots])
+    figures = cached(f"cooperative-lot-gold:{coop.id}", lambda: lot_gold([lot.id for lot in lots]))
     # Every chain is recomputed from its rows, once per change of the public figures (any new
     # custody event changes them) or every CACHE_DEFAULT_TIMEOUT, not on every view.
     checks = cached(f"cooperative-chains:{coop.id}", lambda: _chain_checks(coop.id))

@@ -1,4 +1,5 @@
-"""Concurrency tests run on PostgreSQL only, in a schema of their own, with real commits.
+"""Concurrency tests run on PostgreSQL, in a schema of their own, with real commits (and one on a
+SQLite file of its own: shoppers checking out together on the embedded database).
 
 Threads race through separate connections, so these tests cannot run inside the rolled-back
 transaction the other tests use; they get a fresh ``concurrency`` schema instead.

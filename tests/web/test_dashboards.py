@@ -458,6 +458,22 @@ def test_the_officers_dashboard_reads_a_fixed_number_of_statements(
     assert one == ten, (one, ten)
 
 
+def test_the_dashboard_is_kept_until_a_sale_and_shows_the_sale_at_once(
+    client, as_user, count_queries
+):
+    santiago, qori = _coop("santiago-de-ananea"), _workshop("taller-qori")
+    piece_id = _piece(santiago, qori, stock=5).id
+    db.session.commit()
+    as_user("coop@demo.test")
+    computed = _statement_count(client, count_queries, "/cooperative/")
+    kept = _statement_count(client, count_queries, "/cooperative/")
+    assert kept < computed  # the sums over the ledger came from the cache
+    order = _sell(db.session.get(Piece, piece_id))
+    number = order.number
+    db.session.commit()
+    assert f"{number} · 1" in _text(client.get("/cooperative/"))
+
+
 def test_the_jewellers_earnings_page_reads_a_fixed_number_of_statements(
     client, as_user, count_queries
 ):

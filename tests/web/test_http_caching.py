@@ -20,11 +20,13 @@ from marketplace import ROOT
 from marketplace.caching import (
     LISTING_PAGES,
     PUBLIC_FIGURES,
-    PUBLIC_PAGES as EVERY_PAGE,
     CacheVersion,
     cache,
     changed_versions,
     piece_version,
+)
+from marketplace.caching import (
+    PUBLIC_PAGES as EVERY_PAGE,
 )
 from marketplace.catalog.models import Jeweller, Piece
 from marketplace.extensions import db
@@ -424,4 +426,50 @@ def test_kept_pages_are_compressed_and_say_whether_they_came_from_the_cache(app)
     assert token.sub(b"", second.data) == token.sub(b"", first.data)
     kept = [v for k, v in cache.cache._cache.items() if url in k]  # SimpleCache's own store
     assert len(kept) == 1
-    assert len(pickle.loads(kept[0][1])) < len(first.data) / 3
+    _, packed = pickle.loads(kept[0][1])
+    assert len(packed.parts) == 2  # around the form token: each visitor gets their own
+    assert sum(len(part) for part in packed.parts) < len(first.data) / 3
+
+
+def test_a_kept_page_with_a_form_is_sent_gzipped_as_kept_with_the_visitors_token(app, csrf_on):
+    cache.clear()
+    url = _piece_url()
+    visitor = app.test_client()
+    g.pop("csrf_token", None)
+    rendered = visitor.get(url, headers={"Accept-Encoding": "gzip"})
+    g.pop("csrf_token", None)
+    kept = visitor.get(url, headers={"Accept-Encoding": "gzip"})
+    assert rendered.headers["X-Page-Cache"] == "miss" and kept.headers["X-Page-Cache"] == "hit"
+    assert kept.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(kept.data) == gzip.decompress(rendered.data)  # the same token
+    assert kept.headers["ETag"] == rendered.headers["ETag"]
+    g.pop("csrf_token", None)
+    again = visitor.get(url, headers={"If-None-Match": kept.headers["ETag"]})
+    assert again.status_code == 304
+    g.pop("csrf_token", None)
+    other = app.test_client().get(url, headers={"Accept-Encoding": "gzip"})
+    assert other.headers["X-Page-Cache"] == "hit"
+    assert other.headers["ETag"] != kept.headers["ETag"]
+    mine = re.search(rb'name="csrf_token" value="([^"]+)"', gzip.decompress(kept.data))
+    theirs = re.search(rb'name="csrf_token" value="([^"]+)"', gzip.decompress(other.data))
+    assert mine and theirs and mine.group(1) != theirs.group(1)
+
+
+def test_a_kept_page_without_a_form_is_sent_as_it_was_gzipped_with_the_same_etag(app):
+    cache.clear()
+    visitor = app.test_client(use_cookies=False)
+    rendered = visitor.get("/lots", headers={"Accept-Encoding": "gzip"})
+    kept = visitor.get("/lots", headers={"Accept-Encoding": "gzip"})
+    assert rendered.headers["X-Page-Cache"] == "miss" and kept.headers["X-Page-Cache"] == "hit"
+    assert kept.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in kept.headers["Vary"] and "Cookie" in kept.headers["Vary"]
+    assert gzip.decompress(kept.data) == gzip.decompress(rendered.data)
+    assert kept.headers["ETag"] == rendered.headers["ETag"]
+    again = visitor.get(
+        "/lots", headers={"Accept-Encoding": "gzip", "If-None-Match": kept.headers["ETag"]}
+    )
+    assert again.status_code == 304 and again.data == b""
+    assert "Content-Encoding" not in again.headers
+    plain = visitor.get("/lots", headers={"Accept-Encoding": "identity"})
+    assert plain.headers["X-Page-Cache"] == "hit" and "Content-Encoding" not in plain.headers
+    assert plain.data == gzip.decompress(rendered.data)
