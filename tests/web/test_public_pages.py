@@ -12,7 +12,8 @@ from marketplace.core.money import Money, format_money
 from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.premium.services import piece_premium, premium_by_cooperative, rates_on
-from marketplace.provenance.models import CustodyEvent, GoldLot
+from marketplace.provenance.models import CustodyEvent, CustodyEventKind, GoldLot
+from marketplace.provenance.services import append_custody_event
 from tests import factories
 
 
@@ -202,3 +203,19 @@ def test_a_nul_character_in_an_address_is_refused_cleanly(client, url, status):
 def test_a_nul_character_in_a_form_is_refused_cleanly(client):
     response = client.post("/account/login", data={"email": "a\x00@x.org", "password": "x"})
     assert response.status_code == 400
+
+
+def test_a_long_chain_shows_its_start_and_latest_events_and_links_to_all_of_it(client):
+    lot = db.session.scalar(sa.select(GoldLot).where(GoldLot.code == "DEMO-2024-01"))
+    for n in range(70):
+        append_custody_event(lot, CustodyEventKind.ASSAYED, actor=f"Lab visit {n}")
+    db.session.commit()
+    events = sorted(lot.custody_events, key=lambda e: e.seq)
+    shown, hidden = events[:10] + events[-40:], events[10:-40]
+    page = client.get("/lots/DEMO-2024-01").get_data(as_text=True)
+    assert f"all {len(events)} events recomputed" in page  # every event is verified
+    assert all(e.hash[:16] in page for e in shown)
+    assert not any(e.hash[:16] in page for e in hidden)
+    assert f"Show all {len(hidden)} events in between" in page
+    whole = client.get("/lots/DEMO-2024-01?chain=all").get_data(as_text=True)
+    assert all(e.hash[:16] in whole for e in events) and "in between" not in whole
