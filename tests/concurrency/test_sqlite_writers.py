@@ -12,14 +12,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from flask_migrate import upgrade
 
-from marketplace import create_app
 from marketplace.catalog.models import Piece
 from marketplace.catalog.services import set_stock
-from marketplace.demo import seed
 from marketplace.extensions import db
 from marketplace.ledger.verify import verify_books
+from tests.schemas import demo_shop
 
 SHOPPERS = 8
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -28,23 +26,16 @@ TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 @pytest.fixture
 def file_app(tmp_path: Path) -> Iterator[Flask]:
     """The demo shop on a SQLite file of its own, with real commits and real connections."""
-    app = create_app(
+    with demo_shop(
         {
             "TESTING": True,
             "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}",
             "SECRET_KEY": "test",
+            "SIGNING_KEY_DIR": str(tmp_path / "keys"),
             "PAGE_CACHE": False,
         }
-    )
-    with app.app_context():
-        upgrade()
-        seed(photos=False)
-        db.session.commit()
-        db.session.remove()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    ) as app:
+        yield app
 
 
 def _token(html: str) -> str:

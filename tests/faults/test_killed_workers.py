@@ -28,9 +28,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from flask_migrate import upgrade
 
-from marketplace import create_app
 from marketplace.catalog.models import Piece
 from marketplace.db import utcnow
 from marketplace.extensions import db
@@ -39,7 +37,7 @@ from marketplace.orders.models import Order, OrderLine
 from marketplace.orders.services import ORDER_LIFETIME
 from marketplace.payments.models import Payment
 from tests.faults.checkout_worker import Plan, shop
-from tests.schemas import fresh_schema, postgres_url
+from tests.schemas import demo_shop, fresh_schema, postgres_url
 
 SCHEMA = "faults"
 PIECES = 6
@@ -54,27 +52,15 @@ def shop_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
         pytest.skip(
             "killing workers mid-checkout needs PostgreSQL: set TEST_DATABASE_URL=postgresql://..."
         )
-    app = create_app(
+    with demo_shop(
         {
             "TESTING": True,
             "DATABASE_URL": fresh_schema(url, SCHEMA),
             "SECRET_KEY": "faults",
             "SIGNING_KEY_DIR": str(Path(tmp_path_factory.mktemp("faults-keys"))),
         }
-    )
-    with app.app_context():
-        upgrade()
-        from marketplace.demo import seed
-        from marketplace.provenance.signing import current_key
-
-        seed(photos=False)
-        current_key()  # made once here, not by several workers at their first sale
-        db.session.commit()
-        db.session.remove()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    ) as app:
+        yield app
 
 
 def _pieces_on_sale() -> dict[int, int]:
