@@ -14,15 +14,17 @@ random token in the ``cache_version`` table:
   resets, the audit trail and webhook receipts, which no public page shows, and except a
   *sale*'s writes (below).
 - ``listing_pages``: the public pages that list pieces or add up sales (home, catalog, search,
-  jewellers, lots, cooperatives, transparency). Replaced by every sale too.
+  jewellers, the lot registry, cooperatives, transparency). Replaced by every sale too.
 - ``piece:<hash of its slug>``, one per piece: that piece's page. Replaced by the sales of that
   piece (its stock, its own custody events). A piece's page is kept under ``public_pages`` and
   its own version, so selling one piece leaves the other 99,999 pages kept.
+- ``lot:<hash of its code>``, one per lot: that lot's page (its chain, its gold, its pieces).
+  Replaced by the sales of pieces made of its gold.
 
 A *sale* is placing, paying or expiring an order: the order services declare it with
-``sale_of(pieces)``. Its writes to the tables a sale writes (``SALE_TABLES``) replace
-``listing_pages`` and the versions of the pieces sold, not ``public_pages``; a write to any other
-table in the same transaction still replaces ``public_pages``.
+``sale_of(pieces, lots)``. Its writes to the tables a sale writes (``SALE_TABLES``) replace
+``listing_pages`` and the versions of the pieces and lots sold, not ``public_pages``; a write to
+any other table in the same transaction still replaces ``public_pages``.
 
 A session hook notes which tables are written when they are flushed (ORM objects) or executed
 (``UPDATE``, ``INSERT`` and ``DELETE`` statements run through the session, such as the stock
@@ -108,8 +110,12 @@ SALE_TABLES = frozenset(
 _WRITTEN = "marketplace.caching.written"
 #: The slugs of the pieces whose sale the session's transaction records.
 _SOLD = "marketplace.caching.sold"
+#: The ids of the lots whose gold the session's transaction sells.
+_SOLD_LOTS = "marketplace.caching.sold_lots"
 
 cache = Cache()
+#: The lots' table, for the codes of the lots a sale touched (read without the ORM models).
+GOLD_LOT = sa.table("gold_lot", sa.column("id", sa.Integer), sa.column("code", sa.String))
 
 
 class CacheVersion(Base):
@@ -131,12 +137,19 @@ def piece_version(slug: str) -> str:
     return "piece:" + hashlib.sha256(slug.encode()).hexdigest()[:24]
 
 
-def sale_of(slugs: Iterable[str]) -> None:
-    """Declare that the current transaction records a sale of these pieces (placing, paying or
-    expiring an order): its writes to ``SALE_TABLES`` replace the listing pages and these pieces'
-    pages, and leave every other piece's page kept."""
+def lot_version(code: str) -> str:
+    """The name of one lot page's version."""
+    return "lot:" + hashlib.sha256(code.encode()).hexdigest()[:24]
+
+
+def sale_of(slugs: Iterable[str], lot_ids: Iterable[int]) -> None:
+    """Declare that the current transaction records a sale of these pieces, made of these lots'
+    gold (placing, paying or expiring an order): its writes to ``SALE_TABLES`` replace the
+    listing pages and these pieces' and lots' pages, and leave every other one kept."""
     sold: set[str] = db.session.info.setdefault(_SOLD, set())
     sold.update(slugs)
+    lots: set[int] = db.session.info.setdefault(_SOLD_LOTS, set())
+    lots.update(lot_ids)
 
 
 def _note_changes(session: Session, _context: Any, _instances: Any) -> None:
@@ -157,9 +170,12 @@ def _note_statements(state: ORMExecuteState) -> None:
         _written(state.session).add(name or "?")
 
 
-def changed_versions(written: set[str], sold: set[str]) -> set[str]:
+def changed_versions(
+    written: set[str], sold: set[str], lots: Iterable[str] = ()
+) -> set[str]:
     """The versions that writes to the ``written`` tables change, in a transaction that records
-    the sale of the pieces ``sold`` (slugs; empty if it records none)."""
+    the sale of the pieces ``sold`` (slugs; empty if it records none) made of the gold of
+    ``lots`` (codes)."""
     if not written:
         return set()
     changed = {LISTING_PAGES}
@@ -168,6 +184,7 @@ def changed_versions(written: set[str], sold: set[str]) -> set[str]:
     if not sold or written - SALE_TABLES:
         changed.add(PUBLIC_PAGES)
     changed.update(piece_version(slug) for slug in sold)
+    changed.update(lot_version(code) for code in lots)
     return changed
 
 
@@ -180,9 +197,16 @@ def _bump_before_commit(session: Session) -> None:
     session.flush()
     written = session.info.pop(_WRITTEN, None) or set()
     sold = session.info.pop(_SOLD, None) or set()
-    changed = changed_versions(written, sold)
-    if changed:
-        bump(session.connection(), sorted(changed))
+    lot_ids = session.info.pop(_SOLD_LOTS, None) or set()
+    if not written:
+        return
+    connection = session.connection()
+    codes = (
+        list(connection.scalars(sa.select(GOLD_LOT.c.code).where(GOLD_LOT.c.id.in_(lot_ids))))
+        if lot_ids
+        else []
+    )
+    bump(connection, sorted(changed_versions(written, sold, codes)))
 
 
 def _forget_changes(session: Session, transaction: SessionTransaction) -> None:
@@ -191,6 +215,7 @@ def _forget_changes(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_WRITTEN, None)
         session.info.pop(_SOLD, None)
+        session.info.pop(_SOLD_LOTS, None)
 
 
 def bump(connection: sa.Connection, names: Iterable[str] = VERSIONS) -> None:

@@ -14,13 +14,14 @@
 - **Anonymous pages are kept whole** on the server (``PAGE_CACHE``, on by default): a public
   page asked for by a visitor who is not signed in and has an empty cart is stored under its
   address, its language, the day and its versions (``marketplace.caching``): ``public_pages``
-  and, for a piece's page, that piece's own version, for every other page ``listing_pages``.
-  Writes replace them in the same transaction; a sale replaces only the pages it changes (the
-  listings and the pieces sold). The next such visitor gets the page reading only those
-  versions (one query); a form token in it (the piece page's "add to cart") is replaced by the
-  visitor's own. Signed-in visitors, carts and flashed messages always get a page rendered
-  afresh. Pages are kept gzipped (``marketplace.gzip_parts``: in parts around the form token,
-  which is filled in without compressing the page again), a few KB each, at most
+  and, for a piece's or a lot's page, that piece's or lot's own version, for every other page
+  ``listing_pages``. Writes replace them in the same transaction; a sale replaces only the
+  pages it changes (the listings, the pieces sold and the lots of their gold). The next such
+  visitor gets the page reading only those versions (one query); a form token in it (the
+  piece page's "add to cart") is replaced by the visitor's own. Signed-in visitors, carts and
+  flashed messages always get a page rendered afresh. Pages are kept gzipped
+  (``marketplace.gzip_parts``: in parts around the form token, which is filled in without
+  compressing the page again), a few KB each, at most
   ``CACHE_THRESHOLD`` of them in each process (or in Redis, shared, with ``CACHE_REDIS_URL``).
   A visitor who accepts gzip gets the kept bytes as they are: a page is compressed and hashed
   once per version, not once per request. ``X-Page-Cache: hit`` or ``miss`` tells which.
@@ -45,7 +46,14 @@ from flask_compress import Compress
 from flask_wtf.csrf import generate_csrf
 from werkzeug.security import safe_join
 
-from marketplace.caching import LISTING_PAGES, PUBLIC_PAGES, cache, piece_version, tokens
+from marketplace.caching import (
+    LISTING_PAGES,
+    PUBLIC_PAGES,
+    cache,
+    lot_version,
+    piece_version,
+    tokens,
+)
 from marketplace.db import utcnow
 from marketplace.gzip_parts import GzipParts, fill, pack, unpack
 
@@ -152,6 +160,9 @@ def _page_cache_key() -> str | None:
     if request.endpoint == "catalog.piece":
         slug = str((request.view_args or {}).get("slug", ""))
         token = tokens(PUBLIC_PAGES, piece_version(slug))
+    elif request.endpoint == "provenance.lot":
+        code = str((request.view_args or {}).get("code", ""))
+        token = tokens(PUBLIC_PAGES, lot_version(code))
     else:
         token = tokens(PUBLIC_PAGES, LISTING_PAGES)
     if token is None:

@@ -193,7 +193,10 @@ def place_order(
     rates = priced.rates
     assert rates is not None  # nosec B101  # price() always prices with the rates in force
     now = now or utcnow()
-    sale_of(line.piece.slug for line in priced.lines)
+    sale_of(
+        [line.piece.slug for line in priced.lines],
+        [g.lot_id for line in priced.lines for g in line.piece.gold],
+    )
     with db.session.begin_nested():
         for line in priced.lines:  # pieces come sorted by id: a fixed locking order
             reserved = db.session.execute(
@@ -306,7 +309,10 @@ def _compare_and_set_status(order: Order, current: OrderStatus, target: OrderSta
 def _release(order: Order, memo: str, key: str) -> None:
     """Give the stock and gold of an unpaid order back to the shelf."""
     gold: list[tuple[AccountRef, int]] = []
-    sale_of(line.piece.slug for line in order.lines)
+    sale_of(
+        [line.piece.slug for line in order.lines],
+        [p.lot_id for line in order.lines for p in line.premium_lines],
+    )
     for line in order.lines:
         db.session.execute(
             sa.update(Piece)
@@ -361,7 +367,10 @@ def mark_paid(order: Order, *, processor_fee: int, actor: str) -> bool:
     """
     if order.status != OrderStatus.PENDING_PAYMENT.value:
         return False
-    sale_of(line.piece.slug for line in order.lines)
+    sale_of(
+        [line.piece.slug for line in order.lines],
+        [p.lot_id for line in order.lines for p in line.premium_lines],
+    )
     with db.session.begin_nested():
         if not _compare_and_set_status(order, OrderStatus.PENDING_PAYMENT, OrderStatus.PAID):
             return False

@@ -23,6 +23,7 @@ from marketplace.caching import (
     CacheVersion,
     cache,
     changed_versions,
+    lot_version,
     piece_version,
 )
 from marketplace.caching import (
@@ -350,6 +351,32 @@ def test_a_sale_changes_the_listings_and_the_pieces_sold_and_nothing_else():
     assert EVERY_PAGE in changed_versions(sold, set())
     assert changed_versions({"piece"}, set()) == {EVERY_PAGE, LISTING_PAGES}
     assert changed_versions(set(), {"gold-ring"}) == set()
+    assert changed_versions(sold, {"gold-ring"}, ["LOT-1"]) == {
+        LISTING_PAGES,
+        PUBLIC_FIGURES,
+        piece_version("gold-ring"),
+        lot_version("LOT-1"),
+    }
+
+
+def test_selling_a_piece_keeps_the_pages_of_the_lots_not_in_it(app, count_queries):
+    cache.clear()
+    piece = factories.piece(factories.jeweller(), title="Lot-page ring", stock=3)
+    db.session.commit()
+    in_it = {g.lot_id for g in piece.gold}
+    sold_lot = db.session.get(GoldLot, next(iter(in_it))).code
+    other_lot = db.session.scalar(
+        sa.select(GoldLot.code).where(GoldLot.id.not_in(in_it)).order_by(GoldLot.id)
+    )
+    visitor = app.test_client(use_cookies=False)
+    events_before = _queries_for(visitor, count_queries, f"/lots/{sold_lot}")[1].count(b"<li>")
+    _queries_for(visitor, count_queries, f"/lots/{other_lot}")
+    factories.paid_order({db.session.get(Piece, piece.id): 1})
+    db.session.commit()
+    kept, _ = _queries_for(visitor, count_queries, f"/lots/{other_lot}")
+    assert kept == 1
+    rendered, html = _queries_for(visitor, count_queries, f"/lots/{sold_lot}")
+    assert rendered > 1 and html.count(b"<li>") > events_before  # its chain has the sale
 
 
 def test_selling_a_piece_keeps_every_other_piece_page(app, count_queries):
