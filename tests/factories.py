@@ -95,20 +95,22 @@ def piece(
     return p
 
 
+#: A Peruvian delivery address, as the checkout form posts it.
+ADDRESS_FORM = {
+    "email": "ana@example.org",
+    "name": "Ana Quispe",
+    "country": "PE",
+    "region": "Puno",
+    "city": "Juliaca",
+    "address_line1": "Jr. Lima 123",
+}
+
+
 def address(**changes: str):  # type: ignore[no-untyped-def]
     """A Peruvian delivery address."""
     from marketplace.orders.services import Address
 
-    values = dict(
-        email="ana@example.org",
-        name="Ana Quispe",
-        country="PE",
-        region="Puno",
-        city="Juliaca",
-        address_line1="Jr. Lima 123",
-    )
-    values.update(changes)
-    return Address(**values)
+    return Address(**{**ADDRESS_FORM, **changes})
 
 
 def order(items: dict[Piece, int], **address_changes: str):  # type: ignore[no-untyped-def]

@@ -18,6 +18,8 @@ from marketplace.extensions import db
 from marketplace.ledger.models import LedgerTransaction
 from marketplace.orders.models import Order
 from marketplace.payments.models import Refund
+from tests.factories import ADDRESS_FORM as ADDRESS
+from tests.factories import GOOD_CARD
 from tests.faults.state import assert_books_verify, database_fails_on, snapshot
 from tests.stripe_fixtures import (  # the *_fixture names are fixtures, used as parameters
     FakeStripe,
@@ -26,16 +28,6 @@ from tests.stripe_fixtures import (  # the *_fixture names are fixtures, used as
     fake_stripe_server_fixture,  # noqa: F401
     paid_bookings,
 )
-
-ADDRESS = {
-    "email": "ana@example.org",
-    "name": "Ana Quispe",
-    "country": "PE",
-    "region": "Puno",
-    "city": "Juliaca",
-    "address_line1": "Jr. Lima 123",
-}
-GOOD_CARD = {"card_number": "4242 4242 4242 4242", "expiry": "12/39", "cvc": "123"}
 
 
 def _piece_from_two_lots() -> Piece:

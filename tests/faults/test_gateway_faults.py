@@ -32,6 +32,8 @@ from marketplace.payments.models import Payment, Refund
 from marketplace.payments.services import pay, payment_for
 from marketplace.payments.stripe_gateway import StripeGateway, intent_key
 from marketplace.payments.webhooks import apply_intent_state
+from tests.factories import ADDRESS_FORM as ADDRESS
+from tests.factories import GOOD_CARD
 from tests.faults.state import assert_books_verify, snapshot
 from tests.stripe_fixtures import (  # the *_fixture names are fixtures, used as parameters
     FakeStripe,
@@ -44,15 +46,6 @@ from tests.stripe_fixtures import (  # the *_fixture names are fixtures, used as
 )
 
 FAULTS = ["timeout", "server error", "connection refused"]
-ADDRESS = {
-    "email": "ana@example.org",
-    "name": "Ana Quispe",
-    "country": "PE",
-    "region": "Puno",
-    "city": "Juliaca",
-    "address_line1": "Jr. Lima 123",
-}
-GOOD_CARD = {"card_number": "4242 4242 4242 4242", "expiry": "12/39", "cvc": "123"}
 NOT_ANSWERED = "The card processor did not answer"
 
 

@@ -12,15 +12,7 @@ from marketplace.extensions import db
 from marketplace.mail import outbox
 from marketplace.orders.models import Order
 from tests.conftest import csrf_token
-
-ADDRESS = {
-    "email": "ana@example.org",
-    "name": "Ana Quispe",
-    "country": "PE",
-    "region": "Puno",
-    "city": "Juliaca",
-    "address_line1": "Jr. Lima 123",
-}
+from tests.factories import ADDRESS_FORM as ADDRESS
 
 
 def _in_stock() -> Piece:
