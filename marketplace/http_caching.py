@@ -70,6 +70,13 @@ PUBLIC_ENDPOINTS = frozenset(
         "provenance.cooperative",
     }
 )
+#: Pages kept under a version of their own (besides ``public_pages``), which a sale replaces
+#: only when it sells that piece or that lot's gold: endpoint → (the URL part naming the piece
+#: or lot, the name of its version). Every other public page is kept under ``listing_pages``.
+OWN_VERSIONS: dict[str, tuple[str, Callable[[str], str]]] = {
+    "catalog.piece": ("slug", piece_version),
+    "provenance.lot": ("code", lot_version),
+}
 #: A year: how long a fingerprinted static file may be kept.
 IMMUTABLE_MAX_AGE = 31_536_000
 COMPRESSED_TYPES = [
@@ -157,12 +164,10 @@ def _page_cache_key() -> str | None:
         or not _shareable_session()
     ):
         return None
-    if request.endpoint == "catalog.piece":
-        slug = str((request.view_args or {}).get("slug", ""))
-        token = tokens(PUBLIC_PAGES, piece_version(slug))
-    elif request.endpoint == "provenance.lot":
-        code = str((request.view_args or {}).get("code", ""))
-        token = tokens(PUBLIC_PAGES, lot_version(code))
+    own = OWN_VERSIONS.get(str(request.endpoint))
+    if own is not None:
+        argument, name = own
+        token = tokens(PUBLIC_PAGES, name(str((request.view_args or {}).get(argument, ""))))
     else:
         token = tokens(PUBLIC_PAGES, LISTING_PAGES)
     if token is None:
