@@ -219,18 +219,21 @@ def _forget_changes(session: Session, transaction: SessionTransaction) -> None:
 
 
 def bump(connection: sa.Connection, names: Iterable[str] = VERSIONS) -> None:
-    """Give ``names`` a new version token (inside the caller's transaction); a version seen
-    for the first time gets its row (an upsert: two first sales of a piece cannot collide)."""
+    """Give ``names`` a new version token (inside the caller's transaction, one statement,
+    rows in the order given); a version seen for the first time gets its row (an upsert: two
+    first sales of a piece cannot collide)."""
+    rows = [{"name": name, "token": secrets.token_hex(16)} for name in dict.fromkeys(names)]
+    if not rows:
+        return
     upsert = (
         postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
     )
-    for name in names:
-        statement = upsert(CacheVersion).values(name=name, token=secrets.token_hex(16))
-        connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=[CacheVersion.name], set_={"token": statement.excluded.token}
-            )
+    statement = upsert(CacheVersion).values(rows)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[CacheVersion.name], set_={"token": statement.excluded.token}
         )
+    )
 
 
 def tokens(*names: str) -> str | None:

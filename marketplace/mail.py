@@ -63,11 +63,16 @@ def send(mail: Mail) -> None:
         smtp.send_message(message)
 
 
-def send_template(to: str, subject: str, template: str, **context: object) -> None:
-    """Render ``emails/<template>.txt`` (and ``.html`` if present) and send it."""
+def render_mail(to: str, subject: str, template: str, **context: object) -> Mail:
+    """A message from ``emails/<template>.txt`` (and ``.html`` if present), not yet sent."""
     text = render_template(f"emails/{template}.txt", **context)
     try:
         html: str | None = render_template(f"emails/{template}.html", **context)
     except TemplateNotFound:  # the HTML part is optional
         html = None
-    send(Mail(to=to, subject=subject, text=text, html=html))
+    return Mail(to=to, subject=subject, text=text, html=html)
+
+
+def send_template(to: str, subject: str, template: str, **context: object) -> None:
+    """Render ``emails/<template>.txt`` (and ``.html`` if present) and send it."""
+    send(render_mail(to, subject, template, **context))

@@ -184,12 +184,16 @@ def place_order(
     currency: str,
     fee_percent: Decimal,
     now: datetime | None = None,
+    priced: PricedCart | None = None,
 ) -> Order:
     """Reserve stock and gold for every line and freeze prices, premium and fee; all or none.
 
+    ``priced`` is the cart as ``price`` priced it for the same address, currency and fee in
+    this transaction (the review page prices it to show it); without it, it is priced here.
     Raises ``SoldOut`` naming the piece when any line cannot be reserved; nothing is written.
     """
-    priced = price(cart, address.country, currency, fee_percent)
+    if priced is None:
+        priced = price(cart, address.country, currency, fee_percent)
     rates = priced.rates
     assert rates is not None  # nosec B101  # price() always prices with the rates in force
     now = now or utcnow()
@@ -243,6 +247,8 @@ def place_order(
             payment_status=PaymentStatus.UNPAID.value,
             placed_at=now,
             expires_at=now + ORDER_LIFETIME,
+            lines=[],  # a new order has none: appending must not ask the database
+            shipments=[],
         )
         db.session.add(order)
         db.session.flush()

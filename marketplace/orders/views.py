@@ -29,7 +29,7 @@ from marketplace.accounts.access import signed_in_user
 from marketplace.catalog.models import Piece, PieceStatus
 from marketplace.core.errors import DomainError
 from marketplace.extensions import db, limiter
-from marketplace.mail import send_template
+from marketplace.mail import Mail, render_mail, send
 from marketplace.orders import services
 from marketplace.orders.cart import clear_cart, get_cart, save_cart
 from marketplace.orders.forms import CheckoutForm, SandboxCardForm
@@ -219,6 +219,7 @@ def review() -> ResponseReturnValue:
                 user_id=current_user.id if current_user.is_authenticated else None,
                 currency=currency,
                 fee_percent=_fee_percent(),
+                priced=priced,
             )
             db.session.commit()
         except DomainError as error:
@@ -285,9 +286,12 @@ def pay_page(number: str) -> ResponseReturnValue:
             flash(error.message, "error")
             return redirect(url_for("orders.order", number=number, key=key or None))
         else:
+            # Rendered before the commit (which expires what is loaded), sent after it: a
+            # payment that is not committed mails nobody.
+            receipt = receipt_mail(order) if paid else None
             db.session.commit()
-            if paid:
-                send_receipt(order)
+            if receipt is not None:
+                send(receipt)
                 flash(_("Thank you! Your order is paid."), "success")
                 return redirect(url_for("orders.order", number=number, key=key or None))
             flash(
@@ -351,12 +355,18 @@ def history() -> str:
 
 def send_receipt(order: Order) -> None:
     """Mail the receipt (after the commit that booked the payment), in the order's language."""
+    send(receipt_mail(order))
+
+
+def receipt_mail(order: Order) -> Mail:
+    """The receipt of a paid order, in the order's language. The pay page renders it before
+    its commit, while the order, its lines and certificates are loaded, and sends it after."""
     with force_locale(order.locale):
-        _send_receipt(order)
+        return _receipt_mail(order)
 
 
-def _send_receipt(order: Order) -> None:
-    send_template(
+def _receipt_mail(order: Order) -> Mail:
+    return render_mail(
         order.email,
         _("Your Oro de Poto order %(number)s", number=order.number),
         "receipt",

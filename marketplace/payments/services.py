@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.orm.attributes import set_committed_value
 
 from marketplace.core.errors import DomainError
 from marketplace.core.states import OrderStatus, PaymentStatus
@@ -61,8 +62,11 @@ def _claim(payment: Payment) -> bool:
         .values(status="charging")
         .execution_options(synchronize_session=False)
     )
+    if claimed.rowcount == 1:  # type: ignore[attr-defined]
+        set_committed_value(payment, "status", "charging")  # what the row now holds
+        return True
     db.session.expire(payment, ["status"])
-    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+    return False
 
 
 def settle(order: Order, payment: Payment, result: ChargeResult, actor: str) -> bool:
