@@ -38,7 +38,7 @@ PAID_PAGE = re.compile(r"/orders/OP-[A-Z0-9]+(\?|$)")
 CARD = {"card_number": "4242 4242 4242 4242", "expiry": "12/49", "cvc": "123"}
 
 
-#: How the shop's page cache answered (its ``X-Page-Cache`` header: hit, miss or none), written
+#: How the shop's page cache answered (its ``X-Page-Cache`` header: hit, stale, miss or none), written
 #: at the end of the run to the JSON file ``BENCH_CACHE_TALLY`` names.
 TALLY: Counter[str] = Counter()
 

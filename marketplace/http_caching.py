@@ -24,7 +24,12 @@
   compressing the page again), a few KB each, at most
   ``CACHE_THRESHOLD`` of them in each process (or in Redis, shared, with ``CACHE_REDIS_URL``).
   A visitor who accepts gzip gets the kept bytes as they are: a page is compressed and hashed
-  once per version, not once per request. ``X-Page-Cache: hit`` or ``miss`` tells which.
+  once per version, not once per request. One entry is kept per page (address, language, day):
+  the newest version replaces the last. When a write has replaced a page's version, the first
+  request to ask for it renders it again, and while it does (at most ``RENDER_LOCK_SECONDS``)
+  the others get the page as it was kept before, instead of all rendering it at once after
+  every sale (stale-while-revalidate, with a lock per page in the cache).
+  ``X-Page-Cache: hit``, ``stale`` or ``miss`` tells which.
 - **Compression** (Flask-Compress): brotli or gzip, as the browser accepts, for HTML, CSS,
   JavaScript, SVG and JSON. A compressed answer's strong ETag gets the coding appended
   (``"abc:br"``), so a validator always names the bytes it stands for; both forms are honoured
@@ -95,6 +100,9 @@ COMPRESSED_TYPES = [
 NEUTRAL_SESSION_KEYS = frozenset({"csrf_token", "_permanent", "_fresh"})
 #: Stands for the visitor's form token in a kept page.
 FORM_TOKEN_PLACEHOLDER = b"\x00form-token\x00"
+#: How long one request may hold the right to render a page again after its version changed;
+#: meanwhile the others get the page as it was kept. A request that fails lets go at once.
+RENDER_LOCK_SECONDS = 10
 
 compress = Compress()
 P = ParamSpec("P")
@@ -149,12 +157,13 @@ def _shareable_session() -> bool:
     return set(session.keys()) <= NEUTRAL_SESSION_KEYS
 
 
-def _page_cache_key() -> str | None:
-    """Where the page this request asks for is kept, if it is one that can be shared: a public
-    page, for a visitor not signed in, with no cart and nothing flashed; None otherwise.
+def _page_cache_key() -> tuple[str, str] | None:
+    """Where the page this request asks for is kept, and the version it must have, if it is
+    one that can be shared: a public page, for a visitor not signed in, with no cart and nothing
+    flashed; None otherwise.
 
-    The key holds the version of the pages, the language, the address and the day (pages say
-    which certificates and premium rates are valid today)."""
+    The key holds the language, the address and the day (pages say which certificates and
+    premium rates are valid today); the version is made of the tokens of the page's versions."""
     if (
         not current_app.config.get("PAGE_CACHE", True)
         or request.method not in ("GET", "HEAD")
@@ -173,28 +182,47 @@ def _page_cache_key() -> str | None:
     if token is None:
         return None
     today = utcnow().date().isoformat()
-    return f"page:{token}:{today}:{get_locale()}:{request.host}:{request.full_path}"
+    return f"page:{today}:{get_locale()}:{request.host}:{request.full_path}", token
 
 
 def page_cached(view: Callable[P, R]) -> Callable[P, R | Response]:
     """Decorate a public page's view: answer from the kept page when there is one for this
     request (after every ``before_request`` hook, rate limits included, has run). A kept page
-    that had a form token gets this visitor's own token."""
+    that had a form token gets this visitor's own token. A page kept under an older version is
+    rendered again by one request; the others meanwhile get it as kept."""
 
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
-        key = _page_cache_key()
-        if key is not None:
+        found = _page_cache_key()
+        if found is not None:
+            key, token = found
             kept = cache.get(key)
-            if isinstance(kept, tuple) and len(kept) == 2 and isinstance(kept[1], GzipParts):
-                return _kept_response(*kept)
-            g.page_cache_key = key
+            if (
+                isinstance(kept, tuple)
+                and len(kept) == 3
+                and isinstance(kept[2], GzipParts)
+            ):
+                kept_token, etag, packed = kept
+                if kept_token == token:
+                    return _kept_response(etag, packed, "hit")
+                lock = f"rendering:{key}"
+                if not cache.add(lock, token, timeout=RENDER_LOCK_SECONDS):
+                    return _kept_response(etag, packed, "stale")  # another request renders it
+                g.page_render_lock = lock
+            g.page_cache_key = found
         return view(*args, **kwargs)
 
     return wrapper
 
 
-def _kept_response(etag: str, packed: GzipParts) -> Response:
+def _release_render_lock(_error: BaseException | None) -> None:
+    """After the request (and after its page was kept): let others render the page again."""
+    lock = g.pop("page_render_lock", None)
+    if lock is not None:
+        cache.delete(lock)
+
+
+def _kept_response(etag: str, packed: GzipParts, how: str) -> Response:
     """A kept page as this visitor gets it, with their own form token if it has a form: to a
     visitor who accepts gzip, as it was gzipped when kept (nothing compressed again);
     otherwise unpacked."""
@@ -205,7 +233,7 @@ def _kept_response(etag: str, packed: GzipParts) -> Response:
     else:
         response = Response(unpack(packed, token), mimetype="text/html")
     g.kept_page_etag = _etag_with(etag, token)
-    response.headers["X-Page-Cache"] = "hit"
+    response.headers["X-Page-Cache"] = how
     return response
 
 
@@ -223,9 +251,9 @@ def _etag_with(etag: str, token: bytes) -> str:
 def _keep_page(response: Response) -> str | None:
     """After the view: keep the page if nothing in it belongs to this visitor (a form token is
     kept as a hole, filled in for each visitor); the ETag it is kept under."""
-    key = g.pop("page_cache_key", None)
+    found = g.pop("page_cache_key", None)
     if (
-        key is None
+        found is None
         or request.method != "GET"
         or "Set-Cookie" in response.headers  # a cookie other than the session's
         or not _shareable_session()
@@ -238,7 +266,8 @@ def _keep_page(response: Response) -> str | None:
     level = int(current_app.config.get("COMPRESS_LEVEL", 6))
     packed = pack(body, FORM_TOKEN_PLACEHOLDER, len(form_token), level)
     etag = _etag_of(body)
-    cache.set(key, (etag, packed))
+    key, token = found
+    cache.set(key, (token, etag, packed))
     response.headers["X-Page-Cache"] = "miss"
     return _etag_with(etag, form_token.encode() if packed.hole else b"")
 
@@ -308,3 +337,4 @@ def init_app(app: Flask) -> None:
     app.url_defaults(_fingerprint_static_urls)
     app.after_request(_static_caching)
     app.after_request(_public_page_caching)
+    app.teardown_request(_release_render_lock)

@@ -428,6 +428,71 @@ def test_editing_a_workshop_outside_a_sale_replaces_every_kept_page(app, count_q
     assert edited_slug != other_slug
 
 
+def _rename_workshop(jeweller_id: int, name: str) -> None:
+    db.session.get(Jeweller, jeweller_id).business_name = name
+    db.session.commit()
+
+
+def _render_locks() -> list[str]:
+    return [k for k in cache.cache._cache if "rendering:" in k]  # SimpleCache's own store
+
+
+def test_while_one_request_renders_a_replaced_page_the_others_get_it_as_kept(
+    app, count_queries, monkeypatch
+):
+    cache.clear()
+    jeweller = factories.jeweller()
+    jeweller.business_name = "Old workshop name"
+    piece = factories.piece(jeweller, title="Watched ring", stock=2)
+    db.session.commit()
+    jeweller_id, url = jeweller.id, f"/products/{piece.slug}"
+    visitor = app.test_client(use_cookies=False)
+    assert visitor.get(url).headers["X-Page-Cache"] == "miss"
+    _rename_workshop(jeweller_id, "New workshop name")
+    # Another request holds the right to render it again (the lock is taken): this one gets
+    # the page as it was kept, reading only the versions.
+    monkeypatch.setattr(cache, "add", lambda *args, **kwargs: False)
+    db.session.expunge_all()
+    count_queries.clear()
+    stale = visitor.get(url)
+    assert stale.headers["X-Page-Cache"] == "stale" and len(count_queries) == 1
+    assert b"Old workshop name" in stale.data
+    monkeypatch.undo()
+    fresh = visitor.get(url)
+    assert fresh.headers["X-Page-Cache"] == "miss" and b"New workshop name" in fresh.data
+    kept = visitor.get(url)
+    assert kept.headers["X-Page-Cache"] == "hit" and b"New workshop name" in kept.data
+    assert _render_locks() == []  # let go once the new page was kept
+
+
+def test_a_request_that_fails_to_render_a_replaced_page_lets_others_render_it(
+    app, monkeypatch
+):
+    cache.clear()
+    jeweller = factories.jeweller()
+    jeweller.business_name = "Before workshop"
+    piece = factories.piece(jeweller, stock=2)
+    db.session.commit()
+    jeweller_id, url = jeweller.id, f"/products/{piece.slug}"
+    visitor = app.test_client(use_cookies=False)
+    visitor.get(url)
+    _rename_workshop(jeweller_id, "After workshop")
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("rendering failed")
+
+    monkeypatch.setattr("marketplace.catalog.views.piece_timeline", broken)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    try:
+        assert visitor.get(url).status_code == 500
+    finally:
+        app.config["PROPAGATE_EXCEPTIONS"] = None
+    assert _render_locks() == []
+    monkeypatch.undo()
+    again = visitor.get(url)
+    assert again.headers["X-Page-Cache"] == "miss" and b"After workshop" in again.data
+
+
 def test_the_first_sale_of_a_piece_creates_its_version_and_later_ones_replace_it(app):
     piece = factories.piece(factories.jeweller(), stock=5)
     db.session.commit()
@@ -453,7 +518,7 @@ def test_kept_pages_are_compressed_and_say_whether_they_came_from_the_cache(app)
     assert token.sub(b"", second.data) == token.sub(b"", first.data)
     kept = [v for k, v in cache.cache._cache.items() if url in k]  # SimpleCache's own store
     assert len(kept) == 1
-    _, packed = pickle.loads(kept[0][1])
+    *_, packed = pickle.loads(kept[0][1])
     assert len(packed.parts) == 2  # around the form token: each visitor gets their own
     assert sum(len(part) for part in packed.parts) < len(first.data) / 3
 
