@@ -68,9 +68,10 @@ def piece(slug: str) -> str:
         .where(Piece.slug == slug, Piece.status != PieceStatus.DRAFT.value)
         .options(
             joinedload(Piece.jeweller),
-            selectinload(Piece.photos).selectinload(PiecePhoto.image),
-            selectinload(Piece.photos).selectinload(PiecePhoto.thumb),
-            selectinload(Piece.gold).selectinload(PieceGold.lot).selectinload(GoldLot.cooperative),
+            selectinload(Piece.photos).options(
+                joinedload(PiecePhoto.image), joinedload(PiecePhoto.thumb)
+            ),
+            selectinload(Piece.gold).joinedload(PieceGold.lot).joinedload(GoldLot.cooperative),
         )
     )
     if found is None:

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from marketplace.caching import sale_of
 from marketplace.catalog.models import Piece, PieceGold, PieceStatus
@@ -99,8 +99,8 @@ def load_cart_pieces(cart: dict[int, int]) -> list[tuple[Piece, int]]:
         sa.select(Piece)
         .where(Piece.id.in_(list(cart)), Piece.status == PieceStatus.ACTIVE.value)
         .options(
-            selectinload(Piece.jeweller),
-            selectinload(Piece.gold).selectinload(PieceGold.lot).selectinload(GoldLot.cooperative),
+            joinedload(Piece.jeweller),
+            selectinload(Piece.gold).joinedload(PieceGold.lot).joinedload(GoldLot.cooperative),
         )
         .order_by(Piece.id)
     ).all()

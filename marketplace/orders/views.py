@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from marketplace.accounts.access import signed_in_user
 from marketplace.catalog.models import Piece, PieceStatus
@@ -77,9 +77,9 @@ def find_order(number: str) -> Order | None:
         .options(
             selectinload(Order.lines)
             .selectinload(OrderLine.premium_lines)
-            .selectinload(PremiumLine.cooperative),
-            selectinload(Order.lines).selectinload(OrderLine.piece),
-            selectinload(Order.shipments).selectinload(Shipment.jeweller),
+            .options(joinedload(PremiumLine.cooperative), joinedload(PremiumLine.lot)),
+            selectinload(Order.lines).joinedload(OrderLine.piece),
+            selectinload(Order.shipments).joinedload(Shipment.jeweller),
             selectinload(Order.events),
         )
     )
