@@ -17,6 +17,7 @@ from marketplace.core.money import Money, format_money
 from marketplace.extensions import db
 from marketplace.i18n import format_locale
 from marketplace.orders.cart import cart_count
+from marketplace.provenance.services import chain_fault
 
 _demo_cache: dict[str, float | bool] = {"at": 0.0, "value": False}
 
@@ -88,6 +89,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(number)
     app.add_template_filter(country_name)
     app.add_template_filter(grams_column)
+    app.add_template_filter(chain_fault)
     app.add_template_global(media_url)
     app.add_template_global(demo_present)
     app.add_template_global(cart_count)

@@ -23,7 +23,7 @@ from marketplace.extensions import db
 from marketplace.orders.models import Order, OrderLine
 from marketplace.provenance import signing
 from marketplace.provenance.models import Certificate, CustodyEvent, GoldLot
-from marketplace.provenance.services import verify_lot_chain
+from marketplace.provenance.services import chain_fault, verify_lot_chain
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 PROOF_TYPE = "Ed25519Signature"
@@ -204,7 +204,7 @@ def check_certificate(cert: Certificate) -> CheckResult:
                         "(%(reason)s).",
                         code=lot.code,
                         seq=chain.first_bad,
-                        reason=chain.reason,
+                        reason=chain_fault(chain.reason),
                     )
                 ],
             )

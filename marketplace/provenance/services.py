@@ -12,7 +12,15 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from marketplace.catalog.models import Jeweller
-from marketplace.core.custody import GENESIS_HASH, ChainCheck, ChainLink, event_hash, verify_chain
+from marketplace.core.custody import (
+    CONTENTS_CHANGED,
+    GENESIS_HASH,
+    LINK_BROKEN,
+    ChainCheck,
+    ChainLink,
+    event_hash,
+    verify_chain,
+)
 from marketplace.core.errors import DomainError, InvalidQuantity
 from marketplace.core.gold import lot_fine_mg
 from marketplace.db import utcnow
@@ -195,6 +203,12 @@ def chain_links(lot: GoldLot, events: Iterable[CustodyEvent] | None = None) -> l
 def verify_lot_chain(lot: GoldLot, events: Iterable[CustodyEvent] | None = None) -> ChainCheck:
     """Recompute the lot's hash chain from the stored rows and name the first bad event."""
     return verify_chain(chain_links(lot, events))
+
+
+def chain_fault(reason: str | None) -> str:
+    """Why a chain does not verify (``ChainCheck.reason``), in the reader's language."""
+    faults = {LINK_BROKEN: _("link broken"), CONTENTS_CHANGED: _("contents changed")}
+    return faults.get(reason or "", reason or "")
 
 
 # --- Recording what the Central learns about a lot after (or at) registration -----------------

@@ -151,6 +151,8 @@ def test_lot_page_names_the_first_event_that_does_not_match(client):
     db.session.expire_all()
     text = _text(client.get("/lots/DEMO-2024-02"))
     assert f"The chain does not verify: event {third.ref} — contents changed" in text
+    spanish = _text(client.get("/lots/DEMO-2024-02", headers={"Accept-Language": "es"}))
+    assert "— contenido alterado" in spanish and "contents changed" not in spanish
 
 
 def test_transparency_is_zero_until_sales_exist(client):
