@@ -41,6 +41,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -206,13 +207,26 @@ def page_cached(view: Callable[P, R]) -> Callable[P, R | Response]:
                 if kept_token == token:
                     return _kept_response(etag, packed, "hit")
                 lock = f"rendering:{key}"
-                if not cache.add(lock, token, timeout=RENDER_LOCK_SECONDS):
+                if not _take_render_lock(lock):
                     return _kept_response(etag, packed, "stale")  # another request renders it
                 g.page_render_lock = lock
             g.page_cache_key = found
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def _take_render_lock(lock: str) -> bool:
+    """Whether this request may render the page again: nobody holds its lock, or the holder's
+    time ran out (a process that died holding it, whatever the cache did with the expiry)."""
+    deadline = time.time() + RENDER_LOCK_SECONDS
+    if cache.add(lock, deadline, timeout=RENDER_LOCK_SECONDS):
+        return True
+    held_until = cache.get(lock)
+    if isinstance(held_until, float) and held_until > time.time():
+        return False
+    cache.set(lock, deadline, timeout=RENDER_LOCK_SECONDS)
+    return True
 
 
 def _release_render_lock(_error: BaseException | None) -> None:

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import pickle
 import re
+import time
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import brotli
 import pytest
 import sqlalchemy as sa
-from flask import g
+from flask import current_app, g
 
 from marketplace import ROOT
 from marketplace.caching import (
@@ -437,6 +438,17 @@ def _render_locks() -> list[str]:
     return [k for k in cache.cache._cache if "rendering:" in k]  # SimpleCache's own store
 
 
+def _hold_render_lock(url: str, until: float) -> None:
+    """Take the lock another request would hold while it renders ``url`` again."""
+    (stored,) = [k for k in cache.cache._cache if f":{url}?" in k and "rendering:" not in k]
+    key = stored.removeprefix(app_config_prefix())
+    cache.set(f"rendering:{key}", until, timeout=60)
+
+
+def app_config_prefix() -> str:
+    return str(current_app.config["CACHE_KEY_PREFIX"])
+
+
 def test_while_one_request_renders_a_replaced_page_the_others_get_it_as_kept(
     app, count_queries, monkeypatch
 ):
@@ -451,18 +463,33 @@ def test_while_one_request_renders_a_replaced_page_the_others_get_it_as_kept(
     _rename_workshop(jeweller_id, "New workshop name")
     # Another request holds the right to render it again (the lock is taken): this one gets
     # the page as it was kept, reading only the versions.
-    monkeypatch.setattr(cache, "add", lambda *args, **kwargs: False)
+    _hold_render_lock(url, time.time() + 10)
     db.session.expunge_all()
     count_queries.clear()
     stale = visitor.get(url)
     assert stale.headers["X-Page-Cache"] == "stale" and len(count_queries) == 1
     assert b"Old workshop name" in stale.data
-    monkeypatch.undo()
+    cache.delete(_render_locks()[0].removeprefix(app_config_prefix()))  # that request is done
     fresh = visitor.get(url)
     assert fresh.headers["X-Page-Cache"] == "miss" and b"New workshop name" in fresh.data
     kept = visitor.get(url)
     assert kept.headers["X-Page-Cache"] == "hit" and b"New workshop name" in kept.data
     assert _render_locks() == []  # let go once the new page was kept
+
+
+def test_a_render_lock_whose_time_ran_out_is_taken_over(app):
+    cache.clear()
+    jeweller = factories.jeweller()
+    piece = factories.piece(jeweller, stock=2)
+    db.session.commit()
+    jeweller_id, url = jeweller.id, f"/products/{piece.slug}"
+    visitor = app.test_client(use_cookies=False)
+    visitor.get(url)
+    _rename_workshop(jeweller_id, "Renamed meanwhile")
+    _hold_render_lock(url, time.time() - 1)  # its holder died without letting go
+    fresh = visitor.get(url)
+    assert fresh.headers["X-Page-Cache"] == "miss" and b"Renamed meanwhile" in fresh.data
+    assert _render_locks() == []
 
 
 def test_a_request_that_fails_to_render_a_replaced_page_lets_others_render_it(
