@@ -13,8 +13,12 @@ random token in the ``cache_version`` table:
   (``marketplace.http_caching``). Replaced by any write at all, except to accounts, password
   resets, the audit trail and webhook receipts, which no public page shows, and except a
   *sale*'s writes (below).
-- ``listing_pages``: the public pages that list pieces or add up sales (home, catalog, search,
-  jewellers, the lot registry, cooperatives, transparency). Replaced by every sale too.
+- ``listing_pages``: the public pages that add up sales (home, the lot registry, cooperatives,
+  transparency). Replaced by every sale too.
+- ``catalog_pages``: the pages that list pieces as cards (the catalog, its searches and
+  filters, a jeweller's pieces). A card changes with a sale only when its piece sells out or
+  comes back on the shelf, so a sale replaces them only then (``shelf_changed``): most sales
+  leave the catalog kept.
 - ``piece:<hash of its slug>``, one per piece: that piece's page. Replaced by the sales of that
   piece (its stock, its own custody events). A piece's page is kept under ``public_pages`` and
   its own version, so selling one piece leaves the other 99,999 pages kept.
@@ -22,9 +26,11 @@ random token in the ``cache_version`` table:
   Replaced by the sales of pieces made of its gold.
 
 A *sale* is placing, paying or expiring an order: the order services declare it with
-``sale_of(pieces, lots)``. Its writes to the tables a sale writes (``SALE_TABLES``) replace
-``listing_pages`` and the versions of the pieces and lots sold, not ``public_pages``; a write to
-any other table in the same transaction still replaces ``public_pages``.
+``sale_of(pieces, lots)``, and with ``shelf_changed()`` when a piece sold out or came back.
+Its writes to the tables a sale writes (``SALE_TABLES``) replace ``listing_pages`` and the
+versions of the pieces and lots sold (and ``catalog_pages`` if the shelf changed), not
+``public_pages``; a write to any other table in the same transaction still replaces
+``public_pages`` and ``catalog_pages``.
 
 A session hook notes which tables are written when they are flushed (ORM objects) or executed
 (``UPDATE``, ``INSERT`` and ``DELETE`` statements run through the session, such as the stock
@@ -63,9 +69,11 @@ T = TypeVar("T")
 PUBLIC_FIGURES = "public_figures"
 #: The version of whole public pages.
 PUBLIC_PAGES = "public_pages"
-#: The version of the public pages that list pieces or add up sales.
+#: The version of the public pages that add up sales.
 LISTING_PAGES = "listing_pages"
-VERSIONS = (PUBLIC_FIGURES, PUBLIC_PAGES, LISTING_PAGES)
+#: The version of the pages that list pieces as cards.
+CATALOG_PAGES = "catalog_pages"
+VERSIONS = (PUBLIC_FIGURES, PUBLIC_PAGES, LISTING_PAGES, CATALOG_PAGES)
 #: Tables no public page reads: writing them changes no version.
 PRIVATE_TABLES = frozenset({"user_account", "password_reset", "audit_record", "webhook_event"})
 #: Tables the public figures are computed from.
@@ -112,6 +120,9 @@ _WRITTEN = "marketplace.caching.written"
 _SOLD = "marketplace.caching.sold"
 #: The ids of the lots whose gold the session's transaction sells.
 _SOLD_LOTS = "marketplace.caching.sold_lots"
+#: Set when a sale in the session's transaction sold a piece out or put one back on the shelf.
+_SHELF = "marketplace.caching.shelf_changed"
+_SALE_KEYS = (_WRITTEN, _SOLD, _SOLD_LOTS, _SHELF)
 
 cache = Cache()
 #: The lots' table, for the codes of the lots a sale touched (read without the ORM models).
@@ -152,6 +163,12 @@ def sale_of(slugs: Iterable[str], lot_ids: Iterable[int]) -> None:
     lots.update(lot_ids)
 
 
+def shelf_changed() -> None:
+    """Declare that the sale in the current transaction sold a piece out or brought one back
+    on the shelf: the catalog's cards of it change ("sold out")."""
+    db.session.info[_SHELF] = True
+
+
 def _note_changes(session: Session, _context: Any, _instances: Any) -> None:
     """Before a flush: remember which tables its writes touch."""
     written = _written(session)
@@ -171,18 +188,20 @@ def _note_statements(state: ORMExecuteState) -> None:
 
 
 def changed_versions(
-    written: set[str], sold: set[str], lots: Iterable[str] = ()
+    written: set[str], sold: set[str], lots: Iterable[str] = (), shelf: bool = False
 ) -> set[str]:
     """The versions that writes to the ``written`` tables change, in a transaction that records
     the sale of the pieces ``sold`` (slugs; empty if it records none) made of the gold of
-    ``lots`` (codes)."""
+    ``lots`` (codes), which sold a piece out or put one back on the shelf if ``shelf``."""
     if not written:
         return set()
     changed = {LISTING_PAGES}
     if written & FIGURE_TABLES:
         changed.add(PUBLIC_FIGURES)
     if not sold or written - SALE_TABLES:
-        changed.add(PUBLIC_PAGES)
+        changed.update((PUBLIC_PAGES, CATALOG_PAGES))
+    elif shelf:
+        changed.add(CATALOG_PAGES)
     changed.update(piece_version(slug) for slug in sold)
     changed.update(lot_version(code) for code in lots)
     return changed
@@ -198,6 +217,7 @@ def _bump_before_commit(session: Session) -> None:
     written = session.info.pop(_WRITTEN, None) or set()
     sold = session.info.pop(_SOLD, None) or set()
     lot_ids = session.info.pop(_SOLD_LOTS, None) or set()
+    shelf = bool(session.info.pop(_SHELF, False))
     if not written:
         return
     connection = session.connection()
@@ -206,16 +226,15 @@ def _bump_before_commit(session: Session) -> None:
         if lot_ids
         else []
     )
-    bump(connection, sorted(changed_versions(written, sold, codes)))
+    bump(connection, sorted(changed_versions(written, sold, codes, shelf)))
 
 
 def _forget_changes(session: Session, transaction: SessionTransaction) -> None:
     """A transaction rolled back as a whole changed nothing (a savepoint's rollback may leave
     earlier changes of the transaction, so it keeps the flag)."""
     if transaction.parent is None:
-        session.info.pop(_WRITTEN, None)
-        session.info.pop(_SOLD, None)
-        session.info.pop(_SOLD_LOTS, None)
+        for key in _SALE_KEYS:
+            session.info.pop(key, None)
 
 
 def bump(connection: sa.Connection, names: Iterable[str] = VERSIONS) -> None:

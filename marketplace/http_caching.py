@@ -13,10 +13,12 @@
   ``Cache-Control: public, max-age=31536000, immutable``: a new version is a new URL.
 - **Anonymous pages are kept whole** on the server (``PAGE_CACHE``, on by default): a public
   page asked for by a visitor who is not signed in and has an empty cart is stored under its
-  address, its language, the day and its versions (``marketplace.caching``): ``public_pages``
-  and, for a piece's or a lot's page, that piece's or lot's own version, for every other page
-  ``listing_pages``. Writes replace them in the same transaction; a sale replaces only the
-  pages it changes (the listings, the pieces sold and the lots of their gold). The next such
+  address, its language and the day, with its versions (``marketplace.caching``): ``public_pages``
+  and, for a piece's or a lot's page, that piece's or lot's own version, for the catalog and a
+  jeweller's page ``catalog_pages``, for every other page ``listing_pages``. Writes replace
+  them in the same transaction; a sale replaces only the pages it changes (the pages that add
+  up sales, the pieces sold and the lots of their gold, and the catalog only when a piece sold
+  out or came back). The next such
   visitor gets the page reading only those versions (one query); a form token in it (the
   piece page's "add to cart") is replaced by the visitor's own. Signed-in visitors, carts and
   flashed messages always get a page rendered afresh. Pages are kept gzipped
@@ -53,6 +55,7 @@ from flask_wtf.csrf import generate_csrf
 from werkzeug.security import safe_join
 
 from marketplace.caching import (
+    CATALOG_PAGES,
     LISTING_PAGES,
     PUBLIC_PAGES,
     cache,
@@ -76,9 +79,13 @@ PUBLIC_ENDPOINTS = frozenset(
         "provenance.cooperative",
     }
 )
+#: The pages that list pieces as cards, kept under ``catalog_pages`` (which a sale replaces
+#: only when a piece sells out or comes back).
+CATALOG_ENDPOINTS = frozenset({"catalog.index", "catalog.jeweller"})
 #: Pages kept under a version of their own (besides ``public_pages``), which a sale replaces
 #: only when it sells that piece or that lot's gold: endpoint → (the URL part naming the piece
-#: or lot, the name of its version). Every other public page is kept under ``listing_pages``.
+#: or lot, the name of its version). Every other public page is kept under ``listing_pages``
+#: or ``catalog_pages``.
 OWN_VERSIONS: dict[str, tuple[str, Callable[[str], str]]] = {
     "catalog.piece": ("slug", piece_version),
     "provenance.lot": ("code", lot_version),
@@ -178,6 +185,8 @@ def _page_cache_key() -> tuple[str, str] | None:
     if own is not None:
         argument, name = own
         token = tokens(PUBLIC_PAGES, name(str((request.view_args or {}).get(argument, ""))))
+    elif request.endpoint in CATALOG_ENDPOINTS:
+        token = tokens(PUBLIC_PAGES, CATALOG_PAGES)
     else:
         token = tokens(PUBLIC_PAGES, LISTING_PAGES)
     if token is None:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload, selectinload
 
-from marketplace.caching import sale_of
+from marketplace.caching import sale_of, shelf_changed
 from marketplace.catalog.models import Piece, PieceGold, PieceStatus
 from marketplace.core.errors import DomainError, InvalidQuantity
 from marketplace.core.states import (
@@ -203,7 +203,7 @@ def place_order(
     )
     with db.session.begin_nested():
         for line in priced.lines:  # pieces come sorted by id: a fixed locking order
-            reserved = db.session.execute(
+            still_on_shelf = db.session.execute(
                 sa.update(Piece)
                 .where(
                     Piece.id == line.piece.id,
@@ -211,9 +211,12 @@ def place_order(
                     Piece.stock >= line.quantity,
                 )
                 .values(stock=Piece.stock - line.quantity)
+                .returning(Piece.stock)
                 .execution_options(synchronize_session=False)
-            )
-            if reserved.rowcount != 1:  # type: ignore[attr-defined]
+            ).scalar_one_or_none()
+            if still_on_shelf == 0:
+                shelf_changed()  # its last units: the catalog shows it sold out
+            if still_on_shelf is None:
                 left = db.session.scalar(sa.select(Piece.stock).where(Piece.id == line.piece.id))
                 if not left:
                     raise SoldOut(_("Sorry, %(title)s is sold out.", title=line.piece.title))
@@ -320,12 +323,15 @@ def _release(order: Order, memo: str, key: str) -> None:
         [p.lot_id for line in order.lines for p in line.premium_lines],
     )
     for line in order.lines:
-        db.session.execute(
+        on_shelf = db.session.execute(
             sa.update(Piece)
             .where(Piece.id == line.piece_id)
             .values(stock=Piece.stock + line.quantity)
+            .returning(Piece.stock)
             .execution_options(synchronize_session=False)
-        )
+        ).scalar_one_or_none()
+        if on_shelf == line.quantity:
+            shelf_changed()  # it was sold out: the catalog shows it for sale again
         db.session.expire(line.piece, ["stock"])
         gold += _line_gold_moves(
             line, line.quantity, AccountKind.PIECE_RESERVED, AccountKind.PIECE_COMMITTED

@@ -19,6 +19,7 @@ from flask import current_app, g
 
 from marketplace import ROOT
 from marketplace.caching import (
+    CATALOG_PAGES,
     LISTING_PAGES,
     PUBLIC_FIGURES,
     CacheVersion,
@@ -34,6 +35,7 @@ from marketplace.catalog.models import Jeweller, Piece
 from marketplace.extensions import db
 from marketplace.ledger.models import AccountKind
 from marketplace.orders import aftersale
+from marketplace.orders.models import Order
 from marketplace.orders.services import expire_order
 from marketplace.payments.gateways import SandboxGateway
 from marketplace.provenance.models import GoldLot
@@ -350,7 +352,7 @@ def test_a_sale_changes_the_listings_and_the_pieces_sold_and_nothing_else():
     assert EVERY_PAGE in changed_versions(sold | {"jeweller"}, {"gold-ring"})
     # Without a sale declared, the same writes replace every page.
     assert EVERY_PAGE in changed_versions(sold, set())
-    assert changed_versions({"piece"}, set()) == {EVERY_PAGE, LISTING_PAGES}
+    assert changed_versions({"piece"}, set()) == {EVERY_PAGE, LISTING_PAGES, CATALOG_PAGES}
     assert changed_versions(set(), {"gold-ring"}) == set()
     assert changed_versions(sold, {"gold-ring"}, ["LOT-1"]) == {
         LISTING_PAGES,
@@ -358,6 +360,14 @@ def test_a_sale_changes_the_listings_and_the_pieces_sold_and_nothing_else():
         piece_version("gold-ring"),
         lot_version("LOT-1"),
     }
+
+
+def test_the_catalog_changes_with_a_sale_only_when_a_piece_sells_out_or_comes_back():
+    sold = {"shop_order", "order_line", "piece", "ledger_entry"}
+    assert CATALOG_PAGES not in changed_versions(sold, {"gold-ring"})
+    assert CATALOG_PAGES in changed_versions(sold, {"gold-ring"}, shelf=True)
+    assert CATALOG_PAGES in changed_versions({"piece"}, set())  # an edit, not a sale
+    assert CATALOG_PAGES in changed_versions(sold | {"jeweller"}, {"gold-ring"})
 
 
 def test_selling_a_piece_keeps_the_pages_of_the_lots_not_in_it(app, count_queries):
@@ -389,14 +399,21 @@ def test_selling_a_piece_keeps_every_other_piece_page(app, count_queries):
     visitor = app.test_client(use_cookies=False)
     for url in (f"/products/{bought.slug}", f"/products/{other.slug}", "/products"):
         _queries_for(visitor, count_queries, url)
+    _queries_for(visitor, count_queries, "/")
     factories.paid_order({bought: 2})
     db.session.commit()
     kept, html = _queries_for(visitor, count_queries, f"/products/{other.slug}")
     assert kept == 1 and b"Untouched ring" in html
     rendered, html = _queries_for(visitor, count_queries, f"/products/{bought.slug}")
     assert rendered > 1 and b'max="1"' in html  # one left of three
-    rendered, _ = _queries_for(visitor, count_queries, "/products")
-    assert rendered > 1
+    kept, _ = _queries_for(visitor, count_queries, "/products")
+    assert kept == 1  # its card did not change: still for sale
+    rendered, _ = _queries_for(visitor, count_queries, "/")
+    assert rendered > 1  # the home page adds up what was sold
+    factories.paid_order({bought: 1})  # the last one
+    db.session.commit()
+    rendered, html = _queries_for(visitor, count_queries, "/products")
+    assert rendered > 1 and b"sold out" in html
 
 
 def test_an_order_that_expires_puts_its_piece_page_back_on_sale(app, count_queries):
@@ -407,10 +424,18 @@ def test_an_order_that_expires_puts_its_piece_page_back_on_sale(app, count_queri
     placed = factories.order({piece: 1})
     db.session.commit()
     assert "Sold out" in visitor.get(f"/products/{piece.slug}").get_data(as_text=True)
+    listing = "/products?q=last+ring"
+    assert b"sold out" in visitor.get(listing).data
+    placed_id = placed.id
+    _, kept = _queries_for(visitor, count_queries, listing)
+    assert b"sold out" in kept
+    placed = db.session.get(Order, placed_id)
     assert expire_order(placed, now=placed.expires_at + timedelta(seconds=1))
     db.session.commit()
     rendered, html = _queries_for(visitor, count_queries, f"/products/{piece.slug}")
     assert rendered > 1 and b"Sold out" not in html
+    rendered, html = _queries_for(visitor, count_queries, listing)
+    assert rendered > 1 and b"Last ring" in html and b"sold out" not in html
 
 
 def test_editing_a_workshop_outside_a_sale_replaces_every_kept_page(app, count_queries):
