@@ -94,10 +94,16 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
 
 @dataclass(frozen=True)
 class Matches:
-    """The pieces a query matches: a FROM clause of ``piece_id`` and ``rank`` (higher is better)."""
+    """The pieces a query matches: a FROM clause of ``piece_id`` and ``rank`` (higher is better),
+    and the SELECT of their ids alone (to filter with ``IN``, unranked).
+
+    Join ``hits`` only to sort by rank. To count or to sort by anything else, filter with
+    ``Piece.id.in_(ids)``: joined, SQLite may loop over the pieces and run the full-text query
+    once for each (31 s for a count at 100,000 pieces, against 30 ms with ``IN``)."""
 
     words: list[str]
     hits: sa.Subquery
+    ids: sa.Select[tuple[int]]
 
     @property
     def piece_id(self) -> ColumnElement[int]:
@@ -117,18 +123,20 @@ def _sqlite_expression(words: list[str]) -> str:
     return " AND ".join(terms)
 
 
-def _sqlite_hits(words: list[str]) -> sa.Subquery:
+def _sqlite_matches(words: list[str]) -> Matches:
     fts = sa.table(SQLITE_FTS_TABLE, sa.column("rowid", sa.Integer))
     table_column: ColumnElement[Any] = sa.literal_column(SQLITE_FTS_TABLE)
-    return (
+    match = table_column.op("MATCH")(sa.literal(_sqlite_expression(words)))
+    hits = (
         sa.select(
             fts.c.rowid.label("piece_id"),
             (-sa.func.bm25(table_column, *SQLITE_WEIGHTS)).label("rank"),
         )
         .select_from(fts)
-        .where(table_column.op("MATCH")(sa.literal(_sqlite_expression(words))))
+        .where(match)
         .subquery("search_hits")
     )
+    return Matches(words, hits, sa.select(fts.c.rowid).select_from(fts).where(match))
 
 
 def _postgres_query(words: list[str]) -> ColumnElement[Any]:
@@ -149,17 +157,19 @@ def _postgres_query(words: list[str]) -> ColumnElement[Any]:
     return query
 
 
-def _postgres_hits(words: list[str]) -> sa.Subquery:
+def _postgres_matches(words: list[str]) -> Matches:
     search = sa.table(POSTGRES_TABLE, sa.column("piece_id", sa.Integer), sa.column("document"))
     query = _postgres_query(words)
-    return (
+    match = search.c.document.op("@@")(query)
+    hits = (
         sa.select(
             search.c.piece_id.label("piece_id"),
             sa.func.ts_rank(search.c.document, query).label("rank"),
         )
-        .where(search.c.document.op("@@")(query))
+        .where(match)
         .subquery("search_hits")
     )
+    return Matches(words, hits, sa.select(search.c.piece_id).where(match))
 
 
 def matches(text: str) -> Matches | None:
@@ -168,5 +178,5 @@ def matches(text: str) -> Matches | None:
     if not words:
         return None
     if db.session.get_bind().dialect.name == "postgresql":
-        return Matches(words, _postgres_hits(words))
-    return Matches(words, _sqlite_hits(words))
+        return _postgres_matches(words)
+    return _sqlite_matches(words)
