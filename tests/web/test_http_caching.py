@@ -474,18 +474,25 @@ def app_config_prefix() -> str:
     return str(current_app.config["CACHE_KEY_PREFIX"])
 
 
-def test_while_one_request_renders_a_replaced_page_the_others_get_it_as_kept(
-    app, count_queries, monkeypatch
-):
+def _kept_then_replaced(app, before: str, after: str):  # type: ignore[no-untyped-def]
+    """A piece page kept with its workshop named ``before``, then the workshop renamed
+    ``after`` (a write that replaces every kept page): the visitor and the page's URL."""
     cache.clear()
     jeweller = factories.jeweller()
-    jeweller.business_name = "Old workshop name"
-    piece = factories.piece(jeweller, title="Watched ring", stock=2)
+    jeweller.business_name = before
+    piece = factories.piece(jeweller, stock=2)
     db.session.commit()
     jeweller_id, url = jeweller.id, f"/products/{piece.slug}"
     visitor = app.test_client(use_cookies=False)
     assert visitor.get(url).headers["X-Page-Cache"] == "miss"
-    _rename_workshop(jeweller_id, "New workshop name")
+    _rename_workshop(jeweller_id, after)
+    return visitor, url
+
+
+def test_while_one_request_renders_a_replaced_page_the_others_get_it_as_kept(
+    app, count_queries
+):
+    visitor, url = _kept_then_replaced(app, "Old workshop name", "New workshop name")
     # Another request holds the right to render it again (the lock is taken): this one gets
     # the page as it was kept, reading only the versions.
     _hold_render_lock(url, time.time() + 10)
@@ -503,14 +510,7 @@ def test_while_one_request_renders_a_replaced_page_the_others_get_it_as_kept(
 
 
 def test_a_render_lock_whose_time_ran_out_is_taken_over(app):
-    cache.clear()
-    jeweller = factories.jeweller()
-    piece = factories.piece(jeweller, stock=2)
-    db.session.commit()
-    jeweller_id, url = jeweller.id, f"/products/{piece.slug}"
-    visitor = app.test_client(use_cookies=False)
-    visitor.get(url)
-    _rename_workshop(jeweller_id, "Renamed meanwhile")
+    visitor, url = _kept_then_replaced(app, "Named first", "Renamed meanwhile")
     _hold_render_lock(url, time.time() - 1)  # its holder died without letting go
     fresh = visitor.get(url)
     assert fresh.headers["X-Page-Cache"] == "miss" and b"Renamed meanwhile" in fresh.data
@@ -520,15 +520,7 @@ def test_a_render_lock_whose_time_ran_out_is_taken_over(app):
 def test_a_request_that_fails_to_render_a_replaced_page_lets_others_render_it(
     app, monkeypatch
 ):
-    cache.clear()
-    jeweller = factories.jeweller()
-    jeweller.business_name = "Before workshop"
-    piece = factories.piece(jeweller, stock=2)
-    db.session.commit()
-    jeweller_id, url = jeweller.id, f"/products/{piece.slug}"
-    visitor = app.test_client(use_cookies=False)
-    visitor.get(url)
-    _rename_workshop(jeweller_id, "After workshop")
+    visitor, url = _kept_then_replaced(app, "Before workshop", "After workshop")
 
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("rendering failed")
