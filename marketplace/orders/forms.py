@@ -8,7 +8,7 @@ from functools import lru_cache
 from babel import Locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from wtforms import EmailField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import Select, html_params
@@ -45,15 +45,18 @@ def country_choices(locale: str = "en") -> list[tuple[str, str]]:
     return list(_countries(locale))
 
 
+#: One option, as WTForms writes it (``Markup.format`` escapes the label).
+OPTION = Markup("<option {}>{}</option>")
+
+
 @lru_cache(maxsize=32)
 def _options(
     choices: tuple[tuple[str, str], ...],
-) -> tuple[tuple[str, ...], dict[str, list[int]]]:
+) -> tuple[tuple[Markup, ...], dict[str, list[int]]]:
     """Each choice's ``<option>``, escaped once per list of choices (and language), and where
     each value is in the list."""
     rendered = tuple(
-        f"<option {html_params(value=value)}>{escape(label or value)}</option>"
-        for value, label in choices
+        OPTION.format(html_params(value=value), label or value) for value, label in choices
     )
     where: dict[str, list[int]] = {}
     for index, (value, _label) in enumerate(choices):
@@ -77,7 +80,8 @@ class KeptOptionsSelect(Select):
                 for c in choices
             )
         ):
-            return Markup(super().__call__(field, **kwargs))
+            plain: Markup = super().__call__(field, **kwargs)
+            return plain
         kwargs.setdefault("id", getattr(field, "id"))  # noqa: B009 - a WTForms field
         flags = getattr(field, "flags", {})
         for name in self.validation_attrs:
@@ -88,10 +92,11 @@ class KeptOptionsSelect(Select):
         data = getattr(field, "data", None)
         for index in where.get(data, []) if isinstance(data, str) else []:
             value, label = choices[index]
-            chosen = html_params(selected=True, value=value)
-            html[index] = f"<option {chosen}>{escape(label or value)}</option>"
+            html[index] = OPTION.format(html_params(selected=True, value=value), label or value)
         name = getattr(field, "name")  # noqa: B009
-        return Markup(f"<select {html_params(name=name, **kwargs)}>{''.join(html)}</select>")
+        return Markup("<select {}>{}</select>").format(
+            html_params(name=name, **kwargs), Markup("").join(html)
+        )
 
 
 def _strip(value: str | None) -> str | None:
