@@ -62,6 +62,12 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     init_security(app)
     i18n.init_app(app)
+    # After-request functions run last registered first: the API's JSON error bodies are
+    # written after Flask-Limiter's headers (a 429 names its final Retry-After) and before the
+    # compression, the caching headers and the security headers registered above.
+    from marketplace.api.views import json_errors
+
+    app.after_request(json_errors)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"

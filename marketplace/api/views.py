@@ -108,10 +108,12 @@ def error(status: int, message: str) -> Response:
     return response
 
 
-@bp.after_app_request
 def json_errors(response: Response) -> Response:
     """Turn any other error under /api/v1 (unknown route, wrong method, an EPCIS 404, a 500
-    from the shop's error pages) into JSON, keeping its status and headers (``Allow`` ...)."""
+    from the shop's error pages) into JSON, keeping its status and headers (``Allow`` ...).
+
+    Installed by the app factory to run after Flask-Limiter writes its headers, so a 429's
+    message names the ``Retry-After`` it is sent with, and before compression."""
     path = request.path
     if (
         (path == PREFIX or path.startswith(PREFIX + "/"))

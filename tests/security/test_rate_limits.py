@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 
 from marketplace import create_app
+from marketplace.api.views import json_errors
 from marketplace.extensions import limiter
 
 
@@ -99,3 +100,13 @@ def test_the_page_shown_past_a_limit_says_when_to_try_again(client):
     wait = int(page.headers["Retry-After"])
     text = page.get_data(as_text=True)
     assert f"try again in {wait} second" in text or f"try again in {-(-wait // 60)} minute" in text
+
+
+def test_the_api_writes_its_json_error_after_the_limiter_writes_retry_after(app):
+    # After-request functions run last registered first. Written before Flask-Limiter's headers,
+    # a 429's message could say 60 seconds while the limiter, a moment later, sent 59.
+    functions = app.after_request_funcs[None]
+    limiter_at = next(
+        i for i, f in enumerate(functions) if "inject_headers" in getattr(f, "func", f).__name__
+    )
+    assert functions.index(json_errors) < limiter_at
