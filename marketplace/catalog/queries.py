@@ -216,20 +216,28 @@ def parse_filters(args: Mapping[str, str]) -> CatalogFilters:
 
 def catalog_query(f: CatalogFilters) -> sa.Select[Piece]:
     """The SELECT of active pieces matching the filters, sorted (not yet paginated)."""
-    stmt, found = _filtered(f)
-    if found is not None and f.sort == "relevance":
-        # The matches, joined for their rank, lead the plan: no IN as well (slower on SQLite).
-        stmt = stmt.join(found.hits, found.piece_id == Piece.id)
-        return stmt.order_by(found.rank.desc(), Piece.id.desc())
-    if found is not None:
-        stmt = stmt.where(Piece.id.in_(found.ids))
-    return stmt.order_by(*SORTS[f.sort])
+    return _sorted(f, *_filtered(f))
 
 
 def matching_query(f: CatalogFilters) -> sa.Select[Piece]:
     """The SELECT of active pieces matching the filters, unsorted: what the results count."""
-    stmt, found = _filtered(f)
+    return _matching(*_filtered(f))
+
+
+def _matching(stmt: sa.Select[Piece], found: search.Matches | None) -> sa.Select[Piece]:
+    """``stmt`` narrowed to the pieces the words match (by id, unranked)."""
     return stmt if found is None else stmt.where(Piece.id.in_(found.ids))
+
+
+def _sorted(
+    f: CatalogFilters, stmt: sa.Select[Piece], found: search.Matches | None
+) -> sa.Select[Piece]:
+    """``stmt`` narrowed to the words' matches and sorted as asked."""
+    if found is not None and f.sort == "relevance":
+        # The matches, joined for their rank, lead the plan: no IN as well (slower on SQLite).
+        stmt = stmt.join(found.hits, found.piece_id == Piece.id)
+        return stmt.order_by(found.rank.desc(), Piece.id.desc())
+    return _matching(stmt, found).order_by(*SORTS[f.sort])
 
 
 def _filtered(f: CatalogFilters) -> tuple[sa.Select[Piece], search.Matches | None]:
@@ -295,8 +303,9 @@ def search_pieces(f: CatalogFilters, per_page: int) -> CatalogPage:
     The count stops at ``MAX_RESULTS`` and the last page reachable is the one holding the
     ``MAX_RESULTS``-th match; a page number beyond the results shows the last page.
     """
-    total, more = count_matches(matching_query(f))
-    stmt = catalog_query(f)
+    filtered, found = _filtered(f)  # the words' query built once, for the count and the page
+    total, more = count_matches(_matching(filtered, found))
+    stmt = _sorted(f, filtered, found)
     pages = max(1, -(-total // per_page))
     page = min(f.page, pages)
     if more:
