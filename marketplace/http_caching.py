@@ -181,18 +181,21 @@ def _page_cache_key() -> tuple[str, str] | None:
         or not _shareable_session()
     ):
         return None
-    own = OWN_VERSIONS.get(str(request.endpoint))
-    if own is not None:
-        argument, name = own
-        token = tokens(PUBLIC_PAGES, name(str((request.view_args or {}).get(argument, ""))))
-    elif request.endpoint in CATALOG_ENDPOINTS:
-        token = tokens(PUBLIC_PAGES, CATALOG_PAGES)
-    else:
-        token = tokens(PUBLIC_PAGES, LISTING_PAGES)
+    token = tokens(PUBLIC_PAGES, _page_version(str(request.endpoint)))
     if token is None:
         return None
     today = utcnow().date().isoformat()
     return f"page:{today}:{get_locale()}:{request.host}:{request.full_path}", token
+
+
+def _page_version(endpoint: str) -> str:
+    """The version a public page is kept under besides ``public_pages``: its piece's or lot's
+    own, ``catalog_pages`` for the pages of cards, ``listing_pages`` for the rest."""
+    own = OWN_VERSIONS.get(endpoint)
+    if own is not None:
+        argument, name = own
+        return name(str((request.view_args or {}).get(argument, "")))
+    return CATALOG_PAGES if endpoint in CATALOG_ENDPOINTS else LISTING_PAGES
 
 
 def page_cached(view: Callable[P, R]) -> Callable[P, R | Response]:
